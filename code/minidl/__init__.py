@@ -1,0 +1,17 @@
+"""minidl: deep learning from scratch on NumPy or CuPy, with PyTorch's names and conventions.
+
+The library of the book *Deep Learning, Executed*. ``import minidl`` gives tensors and autodiff;
+``minidl.nn`` layers and losses; ``minidl.optim`` optimizers; ``minidl.data`` loaders and data sets.
+"""
+
+from minidl import backend
+from minidl.backend import float32, float64, int64, manual_seed, use_backend
+from minidl.gradcheck import GradcheckError, gradcheck
+from minidl.serialization import load, save
+from minidl.tensor import Tensor, cat, is_grad_enabled, no_grad, stack, tensor, to_numpy, where
+from minidl import nn, optim, data  # noqa: E402  (they import the names above)
+from minidl.creation import arange, ones, ones_like, rand, randn, zeros, zeros_like
+
+long = int64
+
+__version__ = "0.1.0"

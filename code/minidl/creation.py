@@ -1,0 +1,43 @@
+"""Tensor factories named as in PyTorch (``zeros``, ``randn``, ...), on the current backend."""
+
+from minidl import backend
+from minidl.tensor import Tensor, _shape_arg
+
+
+def _leaf(data, requires_grad):
+    return Tensor(data, requires_grad=requires_grad)
+
+
+def zeros(*shape, dtype=backend.float32, requires_grad=False):
+    return _leaf(backend.xp().zeros(_shape_arg(shape), dtype=dtype), requires_grad)
+
+
+def ones(*shape, dtype=backend.float32, requires_grad=False):
+    return _leaf(backend.xp().ones(_shape_arg(shape), dtype=dtype), requires_grad)
+
+
+def zeros_like(t, requires_grad=False):
+    return zeros(t.shape, dtype=t.dtype, requires_grad=requires_grad)
+
+
+def ones_like(t, requires_grad=False):
+    return ones(t.shape, dtype=t.dtype, requires_grad=requires_grad)
+
+
+def rand(*shape, dtype=backend.float32, requires_grad=False):
+    """Uniform on [0, 1), drawn from the library's seeded generator."""
+    return _leaf(backend.current().uniform(_shape_arg(shape), dtype), requires_grad)
+
+
+def randn(*shape, dtype=backend.float32, requires_grad=False):
+    """Standard normal, drawn from the library's seeded generator."""
+    return _leaf(backend.current().normal(_shape_arg(shape), dtype), requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None):
+    """Like ``range`` as a tensor; int64 for integer arguments, float32 otherwise."""
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        dtype = backend.int64 if all(isinstance(v, int) for v in (start, end, step)) else backend.float32
+    return Tensor(backend.xp().arange(start, end, step, dtype=dtype))

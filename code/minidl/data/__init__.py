@@ -1,0 +1,6 @@
+"""Data: mini-batch loading and the book's offline data sets."""
+
+from minidl.data.datasets import (
+    Split, load_digits, load_mnist_subset, load_text, make_circles, make_moons, make_spirals,
+)
+from minidl.data.loader import DataLoader

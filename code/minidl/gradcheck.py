@@ -1,0 +1,61 @@
+"""Check analytic gradients against central finite differences, (f(x + h) - f(x - h)) / 2h.
+
+Taught in "Gradient descent and backpropagation" (``book/part1/backprop.md``).
+"""
+
+from minidl import backend
+from minidl.tensor import Tensor, no_grad
+
+
+class GradcheckError(RuntimeError):
+    """The analytic and numerical gradients disagree."""
+
+
+def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
+    """True if ``fn(*inputs)``'s gradients match finite differences for every float64 input.
+
+    The output is reduced to a scalar by a fixed random weighting, so every output entry counts.
+    Raises GradcheckError naming the input and entry that disagree most.
+    """
+    inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]
+    if not checked:
+        raise ValueError("gradcheck: no input requires grad")
+    for t in checked:
+        if t.dtype != backend.float64:
+            raise TypeError(f"gradcheck: inputs must be float64 for finite differences to be exact enough, got {t.dtype}")
+    current = backend.current()
+    output = fn(*inputs)
+    weights = current.from_host(backend.host_generator(0).uniform(0.5, 1.5, output.shape))
+
+    def objective():
+        with no_grad():
+            return float((fn(*inputs).data * weights).sum())
+
+    for t in checked:
+        t.grad = None
+    (output * Tensor(weights)).sum().backward()
+    for position, t in enumerate(inputs):
+        if not (isinstance(t, Tensor) and t.requires_grad):
+            continue
+        analytic = current.to_host(t.grad.data) if t.grad is not None else current.to_host(t.data) * 0
+        flat = t.data.reshape(-1)
+        if t.data.size and flat.base is None:
+            raise ValueError("gradcheck: inputs must be contiguous arrays")
+        numeric = analytic.reshape(-1) * 0
+        for i in range(flat.size):
+            original = float(flat[i])
+            flat[i] = original + eps
+            above = objective()
+            flat[i] = original - eps
+            below = objective()
+            flat[i] = original
+            numeric[i] = (above - below) / (2 * eps)
+        error = abs(analytic.reshape(-1) - numeric) - (atol + rtol * abs(numeric))
+        if error.size and error.max() > 0:
+            worst = int(error.argmax())
+            raise GradcheckError(
+                f"gradcheck: input {position} (shape {t.shape}), entry {worst}: analytic gradient "
+                f"{analytic.reshape(-1)[worst]:.8g} but finite differences give {numeric[worst]:.8g}"
+            )
+    return True

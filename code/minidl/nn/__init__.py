@@ -1,0 +1,9 @@
+"""Layers, losses and functions, named as in ``torch.nn``."""
+
+from minidl.nn import functional, init, utils
+from minidl.nn.activation import LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
+from minidl.nn.container import ModuleList, Sequential
+from minidl.nn.dropout import Dropout
+from minidl.nn.linear import Flatten, Identity, Linear
+from minidl.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from minidl.nn.module import Module, Parameter

@@ -1,0 +1,742 @@
+"""Tensors that remember how they were made, and reverse-mode automatic differentiation.
+
+Each operation computes its result and, right beside it, a ``backward`` closure that turns the
+gradient of the loss with respect to the result into gradients with respect to the inputs (the chain
+rule, one step). ``Tensor.backward`` visits the recorded graph once, in reverse topological order.
+Taught in the chapter "Gradient descent and backpropagation" (``book/part1/backprop.md``).
+"""
+
+import contextlib
+import math
+from collections import namedtuple
+
+from minidl import backend
+
+_grad_enabled = True
+
+ReductionResult = namedtuple("ReductionResult", ["values", "indices"])
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block operations record no graph: for evaluation and parameter updates."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled():
+    return _grad_enabled
+
+
+def _default_dtype(data):
+    """PyTorch's rule: Python floats become float32; arrays keep the dtype they were given."""
+    if hasattr(data, "dtype"):
+        return None
+    if isinstance(data, (list, tuple)) and any(isinstance(d, Tensor) for d in data):
+        raise TypeError("tensor(): got a list of Tensors; use minidl.stack(tensors) to join them")
+    return backend.float32 if _holds_floats(data) else None
+
+
+def _holds_floats(data):
+    if isinstance(data, float):
+        return True
+    if isinstance(data, (list, tuple)):
+        return any(_holds_floats(d) for d in data)
+    return False
+
+
+def _as_array(data, dtype=None):
+    current = backend.current()
+    if isinstance(data, Tensor):
+        data = data.data
+    if current.is_array(data):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    return current.from_host(data, dtype=dtype or _default_dtype(data))
+
+
+class Tensor:
+    """An array (``.data``, from the backend) plus what autodiff needs: ``.grad`` and the graph."""
+
+    __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
+    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_retains_grad", "__weakref__")
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = _as_array(data, dtype)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents = ()
+        self._backward = None
+        self._retains_grad = False
+        if self.requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients (got dtype {self.data.dtype})"
+            )
+
+    @classmethod
+    def _from_op(cls, data, parents, backward):
+        """The result of an operation: graph recorded only if an input needs a gradient."""
+        out = cls.__new__(cls)
+        if not backend.current().is_array(data):  # NumPy turns 0-d results into scalars
+            data = backend.xp().asarray(data)
+        out.data = data
+        out.grad = None
+        out._retains_grad = False
+        if _grad_enabled and any(p.requires_grad for p in parents):
+            out.requires_grad = True
+            out._parents = parents
+            out._backward = backward
+        else:
+            out.requires_grad = False
+            out._parents = ()
+            out._backward = None
+        return out
+
+    # ---- properties ----------------------------------------------------------------------------
+    @property
+    def shape(self):
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def is_leaf(self):
+        return self._backward is None
+
+    @property
+    def T(self):
+        return self.permute(*reversed(range(self.ndim)))
+
+    def size(self, dim=None):
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        return int(self.data.size)
+
+    def dim(self):
+        return self.ndim
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __hash__(self):
+        return id(self)
+
+    # ---- conversion ----------------------------------------------------------------------------
+    def item(self):
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted (shape {self.shape})")
+        return self.data.item()
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def numpy(self):
+        """A host NumPy array (a copy on GPU backends). Detach first, as in PyTorch."""
+        if self.requires_grad:
+            raise RuntimeError("numpy(): can't convert a tensor that requires grad; use .detach().numpy()")
+        return backend.current().to_host(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    def __repr__(self):
+        text = repr(backend.current().to_host(self.data))
+        body = text[len("array(") :].rsplit(", dtype=", 1)[0].rstrip(")")
+        body = body.replace("\n", "\n ")
+        extras = []
+        if self.dtype not in (backend.float32, backend.int64, backend.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.requires_grad:
+            extras.append("requires_grad=True" if self.is_leaf else "grad_fn=<backward>")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    def detach(self):
+        """The same data, cut from the graph."""
+        return Tensor._from_op(self.data, (), None)
+
+    def requires_grad_(self, requires_grad=True):
+        if requires_grad and self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"only floating-point tensors can require gradients (got {self.dtype})")
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this intermediate result after ``backward`` (leaves always keep it)."""
+        self._retains_grad = True
+        return self
+
+    def to(self, dtype):
+        """Cast to ``dtype``; the gradient is cast back on the way down."""
+        source = self.dtype
+        return Tensor._from_op(self.data.astype(dtype), (self,), lambda g: (g.astype(source),))
+
+    def float(self):
+        return self.to(backend.float32)
+
+    def double(self):
+        return self.to(backend.float64)
+
+    def long(self):
+        return self.to(backend.int64)
+
+    def clone(self):
+        return Tensor._from_op(self.data.copy(), (self,), lambda g: (g,))
+
+    # ---- autodiff ------------------------------------------------------------------------------
+    def backward(self, gradient=None):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient.
+
+        ``self`` must be a scalar (a loss) unless ``gradient``, of self's shape, is given.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward(): this tensor does not require grad and has no graph")
+        xp = backend.xp()
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"backward(): grad can be implicitly created only for scalar outputs; this tensor "
+                    f"has shape {self.shape}, so pass gradient= of that shape (or call .sum() first)"
+                )
+            gradient = xp.ones_like(self.data)
+        else:
+            gradient = _as_array(gradient, self.dtype)
+            if gradient.shape != self.data.shape:
+                raise RuntimeError(
+                    f"backward(): gradient has shape {tuple(gradient.shape)}, expected {self.shape}"
+                )
+        grads = {id(self): gradient}
+        for node in reversed(_topological_order(self)):
+            grad = grads.pop(id(node), None)
+            if grad is None:
+                continue
+            if node._backward is None or node._retains_grad:
+                node._accumulate(grad)
+            if node._backward is None:
+                continue
+            for parent, parent_grad in zip(node._parents, node._backward(grad)):
+                if parent_grad is None or not parent.requires_grad:
+                    continue
+                key = id(parent)
+                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+
+    def _accumulate(self, grad):
+        xp = backend.xp()
+        grad = xp.asarray(grad)
+        if grad.dtype != self.data.dtype:
+            grad = grad.astype(self.data.dtype)
+        if self.grad is None:
+            # own the memory: backward closures may hand out views of shared or broadcast arrays
+            self.grad = Tensor._from_op(grad if grad.base is None else grad.copy(), (), None)
+        else:
+            self.grad.data += grad
+
+    # ---- arithmetic ----------------------------------------------------------------------------
+    def _lift(self, other):
+        """Make ``other`` a Tensor; scalars take this tensor's dtype when it is floating point."""
+        if isinstance(other, Tensor):
+            return other
+        if isinstance(other, (bool, int, float)) or _is_scalar(other):
+            floating = self.data.dtype.kind == "f"
+            dtype = self.dtype if floating or isinstance(other, (bool, int)) else backend.float32
+            return Tensor(backend.xp().asarray(other, dtype=dtype))
+        return Tensor(other)
+
+    def _operands(self, other):
+        """Both operands as Tensors, an integer one cast to the other's float dtype (PyTorch's promotion)."""
+        other = self._lift(other)
+        first, second = self, other
+        if first.dtype.kind in "iub" and second.dtype.kind == "f":
+            first = Tensor._from_op(first.data.astype(second.dtype), (), None)
+        elif second.dtype.kind in "iub" and first.dtype.kind == "f":
+            second = Tensor._from_op(second.data.astype(first.dtype), (), None)
+        return first, second
+
+    def __add__(self, other):
+        self, other = self._operands(other)
+
+        def backward(g):
+            return _unbroadcast(g, self.shape), _unbroadcast(g, other.shape)
+
+        return Tensor._from_op(self.data + other.data, (self, other), backward)
+
+    def __sub__(self, other):
+        self, other = self._operands(other)
+
+        def backward(g):
+            return _unbroadcast(g, self.shape), _unbroadcast(-g, other.shape)
+
+        return Tensor._from_op(self.data - other.data, (self, other), backward)
+
+    def __mul__(self, other):
+        self, other = self._operands(other)
+
+        def backward(g):
+            return _unbroadcast(g * other.data, self.shape), _unbroadcast(g * self.data, other.shape)
+
+        return Tensor._from_op(self.data * other.data, (self, other), backward)
+
+    def __truediv__(self, other):
+        self, other = self._operands(other)
+        if self.dtype.kind in "iub":  # true division of integers gives float32, as in PyTorch
+            self, other = self.float(), other.float()
+
+        def backward(g):
+            grad_self = _unbroadcast(g / other.data, self.shape)
+            grad_other = _unbroadcast(-g * self.data / (other.data * other.data), other.shape)
+            return grad_self, grad_other
+
+        return Tensor._from_op(self.data / other.data, (self, other), backward)
+
+    def __pow__(self, exponent):
+        self, exponent = self._operands(exponent)
+        out = self.data**exponent.data
+
+        def backward(g):
+            grad_base = g * exponent.data * self.data ** (exponent.data - 1)
+            grad_exponent = None
+            if exponent.requires_grad:
+                xp = backend.xp()
+                log_base = xp.log(xp.where(self.data > 0, self.data, 1))
+                grad_exponent = _unbroadcast(g * out * log_base, exponent.shape)
+            return _unbroadcast(grad_base, self.shape), grad_exponent
+
+        return Tensor._from_op(out, (self, exponent), backward)
+
+    def __radd__(self, other):
+        return self._lift(other) + self
+
+    def __rsub__(self, other):
+        return self._lift(other) - self
+
+    def __rmul__(self, other):
+        return self._lift(other) * self
+
+    def __rtruediv__(self, other):
+        return self._lift(other) / self
+
+    def __rpow__(self, other):
+        return self._lift(other) ** self
+
+    def __neg__(self):
+        return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
+
+    def __pos__(self):
+        return self
+
+    def __matmul__(self, other):
+        other = self._lift(other)
+        _check_matmul(self.shape, other.shape)
+        return Tensor._from_op(self.data @ other.data, (self, other), _matmul_backward(self, other))
+
+    def __rmatmul__(self, other):
+        return self._lift(other) @ self
+
+    def matmul(self, other):
+        return self @ other
+
+    # comparisons give boolean tensors and no gradient
+    def __eq__(self, other):
+        return Tensor._from_op(self.data == self._lift(other).data, (), None)
+
+    def __ne__(self, other):
+        return Tensor._from_op(self.data != self._lift(other).data, (), None)
+
+    def __lt__(self, other):
+        return Tensor._from_op(self.data < self._lift(other).data, (), None)
+
+    def __le__(self, other):
+        return Tensor._from_op(self.data <= self._lift(other).data, (), None)
+
+    def __gt__(self, other):
+        return Tensor._from_op(self.data > self._lift(other).data, (), None)
+
+    def __ge__(self, other):
+        return Tensor._from_op(self.data >= self._lift(other).data, (), None)
+
+    def __invert__(self):
+        return Tensor._from_op(~self.data, (), None)
+
+    def __and__(self, other):
+        return Tensor._from_op(self.data & self._lift(other).data, (), None)
+
+    def __or__(self, other):
+        return Tensor._from_op(self.data | self._lift(other).data, (), None)
+
+    # ---- indexing ------------------------------------------------------------------------------
+    def __getitem__(self, index):
+        index = _device_index(index)
+        shape, dtype = self.data.shape, self.data.dtype
+
+        def backward(g):
+            grad = backend.xp().zeros(shape, dtype=dtype)
+            if _is_advanced(index):
+                backend.current().scatter_add(grad, index, g)  # a repeated index adds up
+            else:
+                grad[index] = g
+            return (grad,)
+
+        return Tensor._from_op(self.data[index], (self,), backward)
+
+    # ---- reductions ----------------------------------------------------------------------------
+    def sum(self, dim=None, keepdim=False):
+        shape = self.data.shape
+
+        def backward(g):
+            return (backend.xp().broadcast_to(_restore_dims(g, dim, len(shape), keepdim), shape),)
+
+        return Tensor._from_op(self.data.sum(axis=_axes(dim), keepdims=keepdim), (self,), backward)
+
+    def mean(self, dim=None, keepdim=False):
+        if self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"mean(): needs a floating-point tensor (got {self.dtype}); use .float()")
+        return self.sum(dim, keepdim) / _count(self.shape, dim)
+
+    def var(self, dim=None, keepdim=False, unbiased=True):
+        """Variance; ``unbiased`` divides by n - 1 as PyTorch's default does."""
+        centered = self - self.mean(dim, keepdim=True)
+        count = _count(self.shape, dim)
+        return (centered * centered).sum(dim, keepdim) / (count - 1 if unbiased else count)
+
+    def max(self, dim=None, keepdim=False):
+        """The largest entry; with ``dim``, a (values, indices) pair as in PyTorch."""
+        xp = backend.xp()
+        if dim is None:
+            out = self.data.max()
+
+            def backward_all(g):
+                ties = (self.data == out).astype(self.data.dtype)
+                return (g * ties / ties.sum(),)  # ties share the gradient, as in PyTorch
+
+            return Tensor._from_op(out, (self,), backward_all)
+        dim = _normalize_dim(dim, self.ndim)
+        indices = xp.argmax(self.data, axis=dim)
+        expanded = xp.expand_dims(indices, dim)
+        values = xp.take_along_axis(self.data, expanded, axis=dim)
+        if not keepdim:
+            values = values.squeeze(dim)
+
+        def backward(g):
+            positions = xp.arange(self.shape[dim]).reshape([-1 if d == dim else 1 for d in range(self.ndim)])
+            winner = positions == expanded
+            return (winner * _restore_dims(g, dim, self.ndim, keepdim),)
+
+        result = Tensor._from_op(values, (self,), backward)
+        return ReductionResult(result, Tensor._from_op(indices if not keepdim else expanded, (), None))
+
+    def min(self, dim=None, keepdim=False):
+        if dim is None:
+            return -((-self).max())
+        values, indices = (-self).max(dim, keepdim)
+        return ReductionResult(-values, indices)
+
+    def argmax(self, dim=None, keepdim=False):
+        xp = backend.xp()
+        if dim is None:
+            return Tensor._from_op(xp.argmax(self.data), (), None)
+        indices = xp.argmax(self.data, axis=dim)
+        return Tensor._from_op(xp.expand_dims(indices, dim) if keepdim else indices, (), None)
+
+    # ---- elementwise functions -----------------------------------------------------------------
+    def exp(self):
+        out = backend.xp().exp(self.data)
+        return Tensor._from_op(out, (self,), lambda g: (g * out,))
+
+    def log(self):
+        return Tensor._from_op(backend.xp().log(self.data), (self,), lambda g: (g / self.data,))
+
+    def sqrt(self):
+        out = backend.xp().sqrt(self.data)
+        return Tensor._from_op(out, (self,), lambda g: (g * 0.5 / out,))
+
+    def abs(self):
+        xp = backend.xp()
+        return Tensor._from_op(xp.abs(self.data), (self,), lambda g: (g * xp.sign(self.data),))
+
+    def clip(self, min=None, max=None):
+        """Clamp into [min, max]; the gradient passes where the input lies inside."""
+        xp = backend.xp()
+        out = xp.clip(self.data, min, max)
+
+        def backward(g):
+            inside = xp.ones_like(self.data, dtype=bool)
+            if min is not None:
+                inside &= self.data >= min
+            if max is not None:
+                inside &= self.data <= max
+            return (g * inside,)
+
+        return Tensor._from_op(out, (self,), backward)
+
+    clamp = clip
+
+    def tanh(self):
+        out = backend.xp().tanh(self.data)
+        return Tensor._from_op(out, (self,), lambda g: (g * (1 - out * out),))
+
+    def sigmoid(self):
+        xp = backend.xp()
+        out = xp.exp(-xp.logaddexp(0, -self.data))  # 1 / (1 + e^-x) without overflow
+        return Tensor._from_op(out, (self,), lambda g: (g * out * (1 - out),))
+
+    def relu(self):
+        positive = self.data > 0
+        return Tensor._from_op(self.data * positive, (self,), lambda g: (g * positive,))
+
+    def softmax(self, dim):
+        from minidl.nn import functional
+
+        return functional.softmax(self, dim)
+
+    def log_softmax(self, dim):
+        from minidl.nn import functional
+
+        return functional.log_softmax(self, dim)
+
+    # ---- shape ---------------------------------------------------------------------------------
+    def reshape(self, *shape):
+        shape = _shape_arg(shape)
+        source = self.data.shape
+        try:
+            out = self.data.reshape(shape)
+        except ValueError:
+            raise ValueError(f"reshape: cannot reshape a tensor of shape {self.shape} into {shape}") from None
+        return Tensor._from_op(out, (self,), lambda g: (g.reshape(source),))
+
+    view = reshape
+
+    def flatten(self, start_dim=0, end_dim=-1):
+        if self.ndim == 0:
+            return self.reshape(1)
+        start, end = _normalize_dim(start_dim, self.ndim), _normalize_dim(end_dim, self.ndim)
+        shape = self.shape[:start] + (-1,) + self.shape[end + 1 :]
+        return self.reshape(shape)
+
+    def permute(self, *dims):
+        dims = tuple(_normalize_dim(d, self.ndim) for d in _shape_arg(dims))
+        inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
+        return Tensor._from_op(self.data.transpose(dims), (self,), lambda g: (g.transpose(inverse),))
+
+    def transpose(self, dim0, dim1):
+        dims = list(range(self.ndim))
+        dim0, dim1 = _normalize_dim(dim0, self.ndim), _normalize_dim(dim1, self.ndim)
+        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        return self.permute(*dims)
+
+    def squeeze(self, dim=None):
+        if dim is None:
+            return self.reshape(tuple(n for n in self.shape if n != 1))
+        dim = _normalize_dim(dim, self.ndim)
+        if self.shape[dim] != 1:
+            return self
+        return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
+
+    def unsqueeze(self, dim):
+        dim = _normalize_dim(dim, self.ndim + 1)
+        return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
+
+    def expand(self, *shape):
+        shape = _shape_arg(shape)
+        lead = len(shape) - self.ndim
+        shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
+        source = self.shape
+        out = backend.xp().broadcast_to(self.data, shape)
+        return Tensor._from_op(out, (self,), lambda g: (_unbroadcast(g, source),))
+
+
+# ---- functions of several tensors --------------------------------------------------------------
+def tensor(data, requires_grad=False, dtype=None):
+    """A new leaf tensor: floats become float32 unless given as a float64 array (as in PyTorch)."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def cat(tensors, dim=0):
+    """Join tensors along an existing dimension."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat(): expected a non-empty list of tensors")
+    dim = _normalize_dim(dim, tensors[0].ndim)
+    bounds = [0]
+    for t in tensors:
+        bounds.append(bounds[-1] + t.shape[dim])
+    try:
+        out = backend.xp().concatenate([t.data for t in tensors], axis=dim)
+    except ValueError:
+        shapes = ", ".join(str(t.shape) for t in tensors)
+        raise ValueError(f"cat(): shapes {shapes} must agree except in dimension {dim}") from None
+
+    def backward(g):
+        slicer = [slice(None)] * g.ndim
+        grads = []
+        for start, stop in zip(bounds[:-1], bounds[1:]):
+            slicer[dim] = slice(start, stop)
+            grads.append(g[tuple(slicer)])
+        return tuple(grads)
+
+    return Tensor._from_op(out, tuple(tensors), backward)
+
+
+def stack(tensors, dim=0):
+    """Join same-shape tensors along a new dimension."""
+    tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
+    if len({t.shape for t in tensors}) > 1:
+        raise ValueError(f"stack(): all tensors must have the same shape, got {[t.shape for t in tensors]}")
+    return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def where(condition, input, other):
+    """``input`` where ``condition`` holds, else ``other``; gradients flow to the chosen side."""
+    condition = condition.data if isinstance(condition, Tensor) else _as_array(condition)
+    reference = input if isinstance(input, Tensor) else other
+    if not isinstance(reference, Tensor):
+        reference = Tensor(input)
+    input, other = reference._lift(input), reference._lift(other)
+    out = backend.xp().where(condition, input.data, other.data)
+
+    def backward(g):
+        return (
+            _unbroadcast(g * condition, input.shape),
+            _unbroadcast(g * ~condition, other.shape),
+        )
+
+    return Tensor._from_op(out, (input, other), backward)
+
+
+def to_numpy(x):
+    """A host NumPy array from a Tensor or a backend array (detached), e.g. for plotting."""
+    if isinstance(x, Tensor):
+        x = x.data
+    current = backend.current()
+    return current.to_host(x) if current.is_array(x) else current.to_host(current.from_host(x))
+
+
+# ---- helpers -----------------------------------------------------------------------------------
+def _topological_order(root):
+    """Every node that needs a gradient, each after all its inputs: one iterative depth-first walk."""
+    order, seen, stack = [], set(), [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        if finished:
+            order.append(node)
+            continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stack.append((node, True))
+        stack.extend((parent, False) for parent in node._parents if parent.requires_grad and id(parent) not in seen)
+    return order
+
+
+def _unbroadcast(grad, shape):
+    """Sum a gradient back down to ``shape``: the adjoint of NumPy broadcasting."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _check_matmul(a, b):
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a} and {b}")
+    inner_b = b[0] if len(b) == 1 else b[-2]
+    if a[-1] != inner_b:
+        raise ValueError(
+            f"matmul: shapes {a} and {b} don't line up: the first's last dimension ({a[-1]}) must equal "
+            f"the second's {'only' if len(b) == 1 else 'second-to-last'} dimension ({inner_b})"
+        )
+
+
+def _matmul_backward(a, b):
+    """dL/dA = G B^T and dL/dB = A^T G, with 1-D operands promoted to matrices and back."""
+
+    def backward(g):
+        a_data = a.data[None, :] if a.ndim == 1 else a.data
+        b_data = b.data[:, None] if b.ndim == 1 else b.data
+        if b.ndim == 1:
+            g = backend.xp().expand_dims(g, -1)
+        if a.ndim == 1:
+            g = backend.xp().expand_dims(g, -2)
+        grad_a = grad_b = None
+        if a.requires_grad:
+            grad_a = _unbroadcast(g @ b_data.swapaxes(-1, -2), a_data.shape).reshape(a.shape)
+        if b.requires_grad:
+            grad_b = _unbroadcast(a_data.swapaxes(-1, -2) @ g, b_data.shape).reshape(b.shape)
+        return grad_a, grad_b
+
+    return backward
+
+
+def _is_scalar(obj):
+    return hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and not backend.current().is_array(obj)
+
+
+def _device_index(index):
+    """Move index arrays (lists, host arrays, Tensors) to the backend, leave slices and ints alone."""
+    if isinstance(index, tuple):
+        return tuple(_device_index(i) for i in index)
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, list) or (hasattr(index, "dtype") and not backend.current().is_array(index)):
+        return backend.current().from_host(index)
+    return index
+
+
+def _is_advanced(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(backend.current().is_array(p) for p in parts)
+
+
+def _normalize_dim(dim, ndim):
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"dimension {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % max(ndim, 1)
+
+
+def _axes(dim):
+    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
+
+
+def _count(shape, dim):
+    """How many entries a reduction over ``dim`` combines into each result."""
+    dims = range(len(shape)) if dim is None else dim if isinstance(dim, (list, tuple)) else (dim,)
+    return math.prod(shape[_normalize_dim(d, len(shape))] for d in dims) if shape else 1
+
+
+def _restore_dims(g, dim, ndim, keepdim):
+    """Put back the dimensions a reduction removed, so ``g`` broadcasts against the input."""
+    if dim is None or keepdim:
+        return g
+    dims = dim if isinstance(dim, (list, tuple)) else (dim,)
+    return backend.xp().expand_dims(g, tuple(_normalize_dim(d, ndim) for d in dims))
+
+
+def _shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+

@@ -1,0 +1,20 @@
+"""Library modules take their array module from the backend; only the backend and host-side helpers
+(data loading, saving) may import NumPy or CuPy."""
+
+import pathlib
+import re
+
+import minidl
+
+PACKAGE = pathlib.Path(minidl.__file__).parent
+HOST_SIDE = {"backend.py", "serialization.py", "data/loader.py", "data/datasets.py"}
+IMPORT = re.compile(r"^\s*(import (numpy|cupy)|from (numpy|cupy)[ .])", re.MULTILINE)
+
+
+def test_only_the_backend_and_host_helpers_import_numpy_or_cupy():
+    offenders = [
+        str(path.relative_to(PACKAGE))
+        for path in PACKAGE.rglob("*.py")
+        if str(path.relative_to(PACKAGE)) not in HOST_SIDE and IMPORT.search(path.read_text())
+    ]
+    assert offenders == []
