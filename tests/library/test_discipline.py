@@ -7,7 +7,7 @@ import re
 import minidl
 
 PACKAGE = pathlib.Path(minidl.__file__).parent
-HOST_SIDE = {"backend.py", "serialization.py", "data/loader.py", "data/datasets.py"}
+HOST_SIDE = ("backend.py", "serialization.py", "data/")  # data/ loads and generates data sets on the host
 IMPORT = re.compile(r"^\s*(import (numpy|cupy)|from (numpy|cupy)[ .])", re.MULTILINE)
 
 
@@ -15,6 +15,6 @@ def test_only_the_backend_and_host_helpers_import_numpy_or_cupy():
     offenders = [
         str(path.relative_to(PACKAGE))
         for path in PACKAGE.rglob("*.py")
-        if str(path.relative_to(PACKAGE)) not in HOST_SIDE and IMPORT.search(path.read_text())
+        if not str(path.relative_to(PACKAGE)).startswith(HOST_SIDE) and IMPORT.search(path.read_text())
     ]
     assert offenders == []
