@@ -700,7 +700,9 @@ def _device_index(index):
     if isinstance(index, tuple):
         return tuple(_device_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        index = index.data
+    if getattr(index, "ndim", None) == 0 and index.dtype.kind in "iu":
+        return int(index)  # a scalar index selects, it doesn't gather
     if isinstance(index, list) or (hasattr(index, "dtype") and not backend.current().is_array(index)):
         return backend.current().from_host(index)
     return index
