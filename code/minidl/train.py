@@ -5,8 +5,6 @@ Taught in "Overfitting and regularization" (``book/part1/regularization.md``).
 
 import math
 
-from tqdm.auto import tqdm
-
 from minidl.tensor import Tensor, no_grad
 
 
@@ -58,7 +56,12 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
         raise ValueError("fit: early stopping (patience) needs a val_loader to watch")
     history = History(train_loss=[], train_accuracy=[], val_loss=[], val_accuracy=[], best_epoch=None)
     best_loss, best_state, waited = math.inf, None, 0
-    bar = tqdm(range(1, epochs + 1), disable=not progress, desc="epochs")
+    if progress:
+        from tqdm import tqdm  # plain text bar: the notebook widget needs ipywidgets
+
+        bar = tqdm(range(1, epochs + 1), desc="epochs")
+    else:
+        bar = range(1, epochs + 1)
     for epoch in bar:
         model.train()
         total_loss, total_correct, count, classes = 0.0, 0.0, 0, True
@@ -88,7 +91,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
             val_loss, val_accuracy = evaluate(model, val_loader, loss_fn)
             history["val_loss"].append(val_loss)
             history["val_accuracy"].append(val_accuracy)
-            bar.set_postfix(train_loss=history["train_loss"][-1], val_loss=val_loss)
+            if progress:
+                bar.set_postfix(train_loss=history["train_loss"][-1], val_loss=val_loss)
             if patience is not None:
                 if val_loss < best_loss:
                     best_loss, waited, history["best_epoch"] = val_loss, 0, epoch
