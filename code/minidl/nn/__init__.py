@@ -7,3 +7,4 @@ from minidl.nn.dropout import Dropout
 from minidl.nn.linear import Flatten, Identity, Linear
 from minidl.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minidl.nn.module import Module, Parameter
+from minidl.nn.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell

@@ -1,0 +1,425 @@
+"""Recurrent layers: the plain RNN, the LSTM and the GRU, as cells (one time step) and as layers (a sequence).
+
+Names, shapes, parameter layouts and initialization follow ``torch.nn``, so a state dict moves between
+the two. Each time step is written with ordinary tensor operations, and autodiff unrolls it:
+backpropagation through time is ``loss.backward()`` on the unrolled graph.
+Taught in "Recurrent neural networks" (``book/part2/rnn.md``), "Vanishing and exploding gradients"
+(``book/part2/vanishing_gradients.md``) and "Long short-term memory" (``book/part2/lstm.md``).
+"""
+
+import math
+
+from minidl import backend
+from minidl.nn import functional as F
+from minidl.nn import init
+from minidl.nn.module import Module, Parameter
+from minidl.tensor import Tensor, stack
+
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "rnn_step", "lstm_step", "lstm_step_fused", "gru_step"]
+
+
+# ---- one time step ------------------------------------------------------------------------------
+# Each step receives the input's contribution W_ih x_t + b_ih already computed: a layer computes it for
+# every time step in one matrix product before its loop, so the loop only multiplies by W_hh.
+
+
+def rnn_step(input_projection, hidden, weight_hh, bias_hh, nonlinearity="tanh"):
+    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh): matrix products, then a nonlinearity.
+
+    ``input_projection`` is W_ih x_t + b_ih. Taught in "Recurrent neural networks" (book/part2/rnn.md).
+    """
+    pre_activation = input_projection + F.linear(hidden, weight_hh, bias_hh)
+    return pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
+
+
+def lstm_step(input_projection, hidden, cell_state, weight_hh, bias_hh):
+    """One LSTM step; the four gates are stacked in W_ih and W_hh in PyTorch's order i, f, g, o.
+
+    i_t = sigma(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)       input gate
+    f_t = sigma(W_if x_t + b_if + W_hf h_{t-1} + b_hf)       forget gate
+    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)        candidate values
+    o_t = sigma(W_io x_t + b_io + W_ho h_{t-1} + b_ho)       output gate
+    c_t = f_t * c_{t-1} + i_t * g_t                          cell state (element-wise products)
+    h_t = o_t * tanh(c_t)                                    hidden state
+
+    Taught in "Long short-term memory" (book/part2/lstm.md).
+    """
+    size = hidden.shape[-1]
+    gates = input_projection + F.linear(hidden, weight_hh, bias_hh)
+    input_gate = _sigmoid(gates[..., 0 * size : 1 * size])
+    forget_gate = _sigmoid(gates[..., 1 * size : 2 * size])
+    candidate = gates[..., 2 * size : 3 * size].tanh()
+    output_gate = _sigmoid(gates[..., 3 * size : 4 * size])
+    cell_state = forget_gate * cell_state + input_gate * candidate
+    hidden = output_gate * cell_state.tanh()
+    return hidden, cell_state
+
+
+def lstm_step_fused(input_projection, hidden, cell_state, weight_hh, bias_hh):
+    """``lstm_step`` as a single graph node whose backward is written out by hand; returns (h_t, c_t).
+
+    The same equations, but one node per time step instead of fifteen, which makes the ``LSTM`` layer's
+    time loop several times faster. ``LSTMCell`` keeps the readable version; the tests check both
+    against PyTorch and finite differences. Taught in "Long short-term memory" (book/part2/lstm.md).
+    """
+    xp = backend.xp()
+    size = hidden.shape[-1]
+    gates = input_projection.data + hidden.data @ weight_hh.data.T
+    if bias_hh is not None:
+        gates = gates + bias_hh.data
+    input_gate = 0.5 * (1 + xp.tanh(0.5 * gates[..., 0 * size : 1 * size]))
+    forget_gate = 0.5 * (1 + xp.tanh(0.5 * gates[..., 1 * size : 2 * size]))
+    candidate = xp.tanh(gates[..., 2 * size : 3 * size])
+    output_gate = 0.5 * (1 + xp.tanh(0.5 * gates[..., 3 * size : 4 * size]))
+    new_cell_state = forget_gate * cell_state.data + input_gate * candidate
+    squashed_cell = xp.tanh(new_cell_state)
+    new_hidden = output_gate * squashed_cell
+
+    def backward(g):
+        grad_hidden_out, grad_cell_out = g[..., :size], g[..., size:]
+        # c_t reaches the loss directly and through h_t = o_t * tanh(c_t)
+        grad_cell = grad_cell_out + grad_hidden_out * output_gate * (1 - squashed_cell * squashed_cell)
+        grad_gates = xp.concatenate(
+            [
+                grad_cell * candidate * input_gate * (1 - input_gate),
+                grad_cell * cell_state.data * forget_gate * (1 - forget_gate),
+                grad_cell * input_gate * (1 - candidate * candidate),
+                grad_hidden_out * squashed_cell * output_gate * (1 - output_gate),
+            ],
+            axis=-1,
+        )
+        rows = grad_gates.reshape(-1, grad_gates.shape[-1])
+        return (
+            grad_gates,                                        # input_projection
+            grad_gates @ weight_hh.data,                       # h_{t-1}
+            grad_cell * forget_gate,                           # c_{t-1}: the additive path
+            rows.T @ hidden.data.reshape(-1, size),            # W_hh
+            rows.sum(axis=0) if bias_hh is not None else None, # b_hh
+        )
+
+    parents = (input_projection, hidden, cell_state, weight_hh) + ((bias_hh,) if bias_hh is not None else ())
+    both = Tensor._from_op(xp.concatenate([new_hidden, new_cell_state], axis=-1), parents, backward)
+    return both[..., :size], both[..., size:]
+
+
+def gru_step(input_projection, hidden, weight_hh, bias_hh):
+    """One GRU step; the gates are stacked in PyTorch's order r, z, n.
+
+    r_t = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)              reset gate
+    z_t = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)              update gate
+    n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))       candidate
+    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
+
+    Taught in "Long short-term memory" (book/part2/lstm.md).
+    """
+    size = hidden.shape[-1]
+    recurrent = F.linear(hidden, weight_hh, bias_hh)
+    reset_gate = _sigmoid(input_projection[..., 0:size] + recurrent[..., 0:size])
+    update_gate = _sigmoid(input_projection[..., size : 2 * size] + recurrent[..., size : 2 * size])
+    candidate = (input_projection[..., 2 * size :] + reset_gate * recurrent[..., 2 * size :]).tanh()
+    return (1 - update_gate) * candidate + update_gate * hidden
+
+
+# ---- cells: one time step as a module --------------------------------------------------------------
+class _CellBase(Module):
+    gate_count = 1
+
+    def __init__(self, input_size, hidden_size, bias=True):
+        super().__init__()
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(
+                f"{type(self).__name__}: input_size and hidden_size must be positive, got {input_size}, {hidden_size}"
+            )
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
+        rows = self.gate_count * hidden_size
+        self.weight_ih = _uniform_parameter((rows, input_size), hidden_size)
+        self.weight_hh = _uniform_parameter((rows, hidden_size), hidden_size)
+        self.bias_ih = _uniform_parameter((rows,), hidden_size) if bias else None
+        self.bias_hh = _uniform_parameter((rows,), hidden_size) if bias else None
+
+    def _prepare(self, input, state):
+        """Check shapes, add a batch dimension to unbatched input, and make a zero state if none is given."""
+        name = type(self).__name__
+        if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
+            raise ValueError(
+                f"{name}: input has shape {input.shape}; expected (batch, input_size) or (input_size,) "
+                f"with input_size={self.input_size}"
+            )
+        batched = input.ndim == 2
+        if not batched:
+            input = input.unsqueeze(0)
+            state = None if state is None else tuple(s.unsqueeze(0) for s in state)
+        expected = (input.shape[0], self.hidden_size)
+        if state is None:
+            state = tuple(_zeros(expected, input.dtype) for _ in range(self.state_count))
+        for s in state:
+            if s.shape != expected:
+                raise ValueError(f"{name}: hidden state has shape {s.shape}, expected {expected}")
+        return input, state, batched
+
+    def extra_repr(self):
+        return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
+
+
+class RNNCell(_CellBase):
+    """One step of the plain recurrent network: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh).
+
+    ``weight_ih`` is (hidden_size, input_size), ``weight_hh`` (hidden_size, hidden_size), as in PyTorch.
+    Taught in "Recurrent neural networks" (book/part2/rnn.md).
+    """
+
+    state_count = 1
+
+    def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh"):
+        super().__init__(input_size, hidden_size, bias)
+        self.nonlinearity = _check_nonlinearity(nonlinearity, "RNNCell")
+
+    def forward(self, input, hx=None):
+        input, (hidden,), batched = self._prepare(input, None if hx is None else (hx,))
+        projection = F.linear(input, self.weight_ih, self.bias_ih)
+        hidden = rnn_step(projection, hidden, self.weight_hh, self.bias_hh, self.nonlinearity)
+        return hidden if batched else hidden.squeeze(0)
+
+    def extra_repr(self):
+        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+        return super().extra_repr() + extra
+
+
+class LSTMCell(_CellBase):
+    """One LSTM step: (h', c') from x and (h, c), with gates i, f, g, o stacked in ``weight_ih`` (4*hidden, input).
+
+    Taught in "Long short-term memory" (book/part2/lstm.md).
+    """
+
+    gate_count = 4
+    state_count = 2
+
+    def forward(self, input, hx=None):
+        input, (hidden, cell_state), batched = self._prepare(input, hx)
+        projection = F.linear(input, self.weight_ih, self.bias_ih)
+        hidden, cell_state = lstm_step(projection, hidden, cell_state, self.weight_hh, self.bias_hh)
+        if not batched:
+            hidden, cell_state = hidden.squeeze(0), cell_state.squeeze(0)
+        return hidden, cell_state
+
+
+class GRUCell(_CellBase):
+    """One GRU step: h' from x and h, with gates r, z, n stacked in ``weight_ih`` (3*hidden, input).
+
+    Taught in "Long short-term memory" (book/part2/lstm.md).
+    """
+
+    gate_count = 3
+    state_count = 1
+
+    def forward(self, input, hx=None):
+        input, (hidden,), batched = self._prepare(input, None if hx is None else (hx,))
+        projection = F.linear(input, self.weight_ih, self.bias_ih)
+        hidden = gru_step(projection, hidden, self.weight_hh, self.bias_hh)
+        return hidden if batched else hidden.squeeze(0)
+
+
+# ---- layers: a whole sequence -----------------------------------------------------------------------
+class _RNNBase(Module):
+    gate_count = 1
+    state_count = 1
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False, dropout=0.0,
+                 bidirectional=False):
+        super().__init__()
+        name = type(self).__name__
+        if input_size <= 0 or hidden_size <= 0:
+            raise ValueError(f"{name}: input_size and hidden_size must be positive, got {input_size}, {hidden_size}")
+        if not isinstance(num_layers, int) or num_layers < 1:
+            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
+        if bidirectional:
+            raise NotImplementedError(f"{name}: bidirectional layers are not implemented; use bidirectional=False")
+        if not 0 <= dropout < 1:
+            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        rows = self.gate_count * hidden_size
+        for layer in range(num_layers):  # registered in PyTorch's order, so state dicts line up
+            width = input_size if layer == 0 else hidden_size
+            setattr(self, f"weight_ih_l{layer}", _uniform_parameter((rows, width), hidden_size))
+            setattr(self, f"weight_hh_l{layer}", _uniform_parameter((rows, hidden_size), hidden_size))
+            if bias:
+                setattr(self, f"bias_ih_l{layer}", _uniform_parameter((rows,), hidden_size))
+                setattr(self, f"bias_hh_l{layer}", _uniform_parameter((rows,), hidden_size))
+
+    def _weights(self, layer):
+        """W_ih, W_hh, b_ih, b_hh of one layer (the biases are None when ``bias=False``)."""
+        weights = [getattr(self, f"weight_ih_l{layer}"), getattr(self, f"weight_hh_l{layer}")]
+        biases = [getattr(self, f"bias_ih_l{layer}"), getattr(self, f"bias_hh_l{layer}")] if self.bias else [None, None]
+        return weights[0], weights[1], biases[0], biases[1]
+
+    def _step(self, input_projection, state, weight_hh, bias_hh):
+        """Advance ``state`` (a tuple of hidden, and cell state for the LSTM) by one time step."""
+        raise NotImplementedError
+
+    def forward(self, input, hx=None):
+        """Run over the whole sequence; returns every step's top-layer hidden state and the final states."""
+        name = type(self).__name__
+        if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
+            layout = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
+            raise ValueError(
+                f"{name}: input has shape {input.shape}; expected {layout} or unbatched (seq, input_size) "
+                f"with input_size={self.input_size}"
+            )
+        batched = input.ndim == 3
+        if not batched:
+            input = input.unsqueeze(1)
+        elif self.batch_first:
+            input = input.transpose(0, 1)
+        states = self._initial_states(hx, input.shape[1], input.dtype, batched)
+        sequence, finals = input, []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.dropout > 0:
+                sequence = F.dropout(sequence, self.dropout, self.training)
+            weight_ih, weight_hh, bias_ih, bias_hh = self._weights(layer)
+            # the input's part of every step at once: one matrix product over the whole sequence
+            projections = _unbind_time(F.linear(sequence, weight_ih, bias_ih))
+            state = tuple(s[layer] for s in states)
+            outputs = []
+            for projection in projections:
+                state = self._step(projection, state, weight_hh, bias_hh)
+                outputs.append(state[0])
+            sequence = stack(outputs)
+            finals.append(state)
+        final = tuple(stack([f[k] for f in finals]) for k in range(self.state_count))
+        output = sequence
+        if not batched:
+            output, final = output.squeeze(1), tuple(f.squeeze(1) for f in final)
+        elif self.batch_first:
+            output = output.transpose(0, 1)
+        return output, (final if self.state_count == 2 else final[0])
+
+    def _initial_states(self, hx, batch, dtype, batched):
+        name = type(self).__name__
+        expected = (self.num_layers, batch, self.hidden_size)
+        if hx is None:
+            return tuple(_zeros(expected, dtype) for _ in range(self.state_count))
+        states = tuple(hx) if isinstance(hx, (tuple, list)) else (hx,)
+        if len(states) != self.state_count or not all(isinstance(s, Tensor) for s in states):
+            raise ValueError(f"{name}: hx must be a tuple (h_0, c_0) of tensors" if self.state_count == 2
+                             else f"{name}: hx must be a tensor")
+        if not batched:
+            states = tuple(s.unsqueeze(1) if s.ndim == 2 else s for s in states)
+        for label, s in zip(("h_0", "c_0"), states):
+            if s.shape != expected:
+                shown = expected if batched else (self.num_layers, self.hidden_size)
+                raise ValueError(f"{name}: {label} has shape {s.shape}, expected {shown} (num_layers, batch, hidden_size)")
+        return states
+
+    def extra_repr(self):
+        text = f"{self.input_size}, {self.hidden_size}"
+        if self.num_layers != 1:
+            text += f", num_layers={self.num_layers}"
+        if not self.bias:
+            text += ", bias=False"
+        if self.batch_first:
+            text += ", batch_first=True"
+        if self.dropout:
+            text += f", dropout={self.dropout}"
+        return text
+
+
+class RNN(_RNNBase):
+    """The plain (Elman) recurrent layer over a sequence; returns ``(output, h_n)`` as PyTorch does.
+
+    ``output`` holds h_t for every step, (seq, batch, hidden) or (batch, seq, hidden) with ``batch_first``;
+    ``h_n`` is (num_layers, batch, hidden). Taught in "Recurrent neural networks" (book/part2/rnn.md).
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False):
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, bidirectional)
+        self.nonlinearity = _check_nonlinearity(nonlinearity, "RNN")
+
+    def _step(self, input_projection, state, weight_hh, bias_hh):
+        return (rnn_step(input_projection, state[0], weight_hh, bias_hh, self.nonlinearity),)
+
+    def extra_repr(self):
+        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
+        return super().extra_repr() + extra
+
+
+class LSTM(_RNNBase):
+    """The LSTM layer over a sequence; returns ``(output, (h_n, c_n))`` as PyTorch does.
+
+    Taught in "Long short-term memory" (book/part2/lstm.md).
+    """
+
+    gate_count = 4
+    state_count = 2
+
+    def _step(self, input_projection, state, weight_hh, bias_hh):
+        return lstm_step_fused(input_projection, state[0], state[1], weight_hh, bias_hh)
+
+
+class GRU(_RNNBase):
+    """The GRU layer over a sequence; returns ``(output, h_n)`` as PyTorch does.
+
+    Taught in "Long short-term memory" (book/part2/lstm.md).
+    """
+
+    gate_count = 3
+
+    def _step(self, input_projection, state, weight_hh, bias_hh):
+        return (gru_step(input_projection, state[0], weight_hh, bias_hh),)
+
+
+# ---- helpers ------------------------------------------------------------------------------------------
+def _uniform_parameter(shape, hidden_size):
+    """PyTorch's initialization of recurrent weights and biases: U(-1/sqrt(hidden), 1/sqrt(hidden))."""
+    parameter = Parameter(backend.xp().empty(shape, dtype=backend.float32))
+    bound = 1 / math.sqrt(hidden_size)
+    init.uniform_(parameter, -bound, bound)
+    return parameter
+
+
+def _sigmoid(x):
+    """sigma(x) = (1 + tanh(x / 2)) / 2: the same function as ``Tensor.sigmoid``, never overflows, and
+    tanh is several times faster than the log-add-exp form there, which matters inside a time loop."""
+    out = 0.5 * (1 + backend.xp().tanh(0.5 * x.data))
+    return Tensor._from_op(out, (x,), lambda g: (g * out * (1 - out),))
+
+
+def _zeros(shape, dtype):
+    return Tensor(backend.xp().zeros(shape, dtype=dtype))
+
+
+def _check_nonlinearity(nonlinearity, name):
+    if nonlinearity not in ("tanh", "relu"):
+        raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+    return nonlinearity
+
+
+def _unbind_time(sequence):
+    """Split a (seq, ...) tensor into one tensor per time step, with a backward that costs O(seq).
+
+    Indexing ``sequence[t]`` would give each step a backward that builds a zero array the size of the
+    whole sequence, O(seq^2) in all. Here the steps write their gradients into one shared array, and
+    a hub node between them and ``sequence`` hands that array down once, after every step has written.
+    """
+    if not sequence.requires_grad:
+        return [Tensor._from_op(sequence.data[t], (), None) for t in range(sequence.shape[0])]
+    xp = backend.xp()
+    shared = {}
+
+    def collect(_token):
+        return (shared.pop("grad"),)
+
+    hub = Tensor._from_op(sequence.data, (sequence,), collect)
+
+    def step(t):
+        def backward(g):
+            if "grad" not in shared:
+                shared["grad"] = xp.zeros_like(sequence.data)
+            shared["grad"][t] += g
+            # a scalar token tells the engine that the hub has a gradient waiting to be collected
+            return (xp.zeros((), dtype=g.dtype),)
+
+        return Tensor._from_op(sequence.data[t], (hub,), backward)
+
+    return [step(t) for t in range(sequence.shape[0])]
