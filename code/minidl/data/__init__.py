@@ -4,3 +4,4 @@ from minidl.data.datasets import (
     Split, load_digits, load_mnist_subset, load_text, make_circles, make_moons, make_spirals,
 )
 from minidl.data.loader import DataLoader
+from minidl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
