@@ -338,6 +338,36 @@ class Tensor:
     def __rpow__(self, other):
         return self._lift(other) ** self
 
+    # in place, as in PyTorch: allowed under no_grad (parameter updates) or where no graph is recorded
+    def _in_place(self, other, update, out_of_place):
+        other = self._lift(other)
+        if _grad_enabled and (self.requires_grad or other.requires_grad):
+            if self.is_leaf and self.requires_grad:
+                raise RuntimeError(
+                    "a leaf tensor that requires grad can't be changed in place while the graph is "
+                    "recorded; update it inside `with minidl.no_grad():`"
+                )
+            return out_of_place(other)  # inside a graph: a new node, so saved values stay intact
+        update(self.data, other.data.astype(self.dtype, copy=False))
+        return self
+
+    def __iadd__(self, other):
+        return self._in_place(other, lambda a, b: a.__iadd__(b), self.__add__)
+
+    def __isub__(self, other):
+        return self._in_place(other, lambda a, b: a.__isub__(b), self.__sub__)
+
+    def __imul__(self, other):
+        return self._in_place(other, lambda a, b: a.__imul__(b), self.__mul__)
+
+    def __itruediv__(self, other):
+        return self._in_place(other, lambda a, b: a.__itruediv__(b), self.__truediv__)
+
+    def zero_(self):
+        """Fill with zeros in place (e.g. ``p.grad.zero_()``)."""
+        self.data[...] = 0
+        return self
+
     def __neg__(self):
         return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
 

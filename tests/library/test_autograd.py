@@ -248,3 +248,31 @@ def test_repr_reads_like_pytorch():
     assert repr(minidl.tensor([1.0, 2.0])) == "tensor([1., 2.])"
     assert repr(minidl.tensor([1.0], requires_grad=True)) == "tensor([1.], requires_grad=True)"
     assert "dtype=float64" in repr(minidl.tensor(np.array([1.0])))
+
+
+def test_in_place_update_under_no_grad_keeps_the_leaf():
+    w = minidl.tensor(np.array([1.0, 2.0]), requires_grad=True)
+    (w * w).sum().backward()
+    with minidl.no_grad():
+        w -= 0.25 * w.grad
+    assert w.requires_grad and w.is_leaf
+    np.testing.assert_array_equal(w.detach().numpy(), [0.5, 1.0])
+    w.grad.zero_()
+    (w * w).sum().backward()
+    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 2.0])
+
+
+def test_in_place_change_of_a_leaf_that_requires_grad_is_refused_while_recording():
+    w = minidl.tensor([1.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        w += 1
+
+
+def test_in_place_ops_on_plain_tensors_change_them():
+    x = minidl.tensor([1.0, 2.0])
+    alias = x
+    x *= 3
+    x /= 2
+    x += 1
+    assert alias is x
+    np.testing.assert_array_equal(x.numpy(), [2.5, 4.0])
