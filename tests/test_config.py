@@ -128,9 +128,14 @@ def test_mathjax_is_served_offline() -> None:
 
 
 def test_notebook_cache_is_keyed_on_the_library() -> None:
-    assert CONFIG["sphinx"]["local_extensions"] == {"minidl_cache": "book/_ext"}
+    assert CONFIG["sphinx"]["local_extensions"]["minidl_cache"] == "book/_ext"
     assert (ROOT / "book" / "_ext" / "minidl_cache.py").is_file()
     assert CONFIG["sphinx"]["config"]["minidl_cache_sources"] == ["code/minidl"]
+
+
+def test_chapters_run_blas_on_one_thread_unless_told_otherwise() -> None:
+    assert CONFIG["sphinx"]["local_extensions"]["blas_threads"] == "book/_ext"
+    assert (ROOT / "book" / "_ext" / "blas_threads.py").is_file()
 
 
 def test_no_remote_services() -> None:
