@@ -139,3 +139,10 @@ def test_clip_grad_norm_scales_to_max_norm_and_returns_the_old_norm(torch):
 @pytest.mark.parametrize("layer", [nn.ReLU(), nn.Sigmoid(), nn.Tanh(), nn.Flatten(), nn.Identity()])
 def test_simple_layers_keep_the_batch(layer):
     assert layer(minidl.ones(3, 2, 2)).shape[0] == 3
+
+
+def test_a_parameter_replaces_a_plain_attribute_of_the_same_name():
+    layer = nn.Module()
+    layer.bias = None
+    layer.bias = nn.Parameter(minidl.tensor([1.0]))
+    assert layer.bias is not None and [name for name, _ in layer.named_parameters()] == ["bias"]

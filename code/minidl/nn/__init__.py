@@ -8,3 +8,4 @@ from minidl.nn.linear import Flatten, Identity, Linear
 from minidl.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from minidl.nn.module import Module, Parameter
 from minidl.nn.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell
+from minidl.nn.transformer import GELU, Embedding, LayerNorm, MultiheadAttention, SinusoidalPositionalEncoding, TransformerBlock  # noqa: F401

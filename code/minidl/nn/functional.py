@@ -232,3 +232,4 @@ def _clamped_log(x):
     xp = backend.xp()
     positive = x > 0
     return xp.where(positive, xp.maximum(xp.log(xp.where(positive, x, 1)), -100), -100).astype(x.dtype)
+from minidl.nn.transformer import embedding, gelu, layer_norm, scaled_dot_product_attention  # noqa: E402,F401

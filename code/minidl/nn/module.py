@@ -37,6 +37,8 @@ class Module:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
+        if isinstance(value, (Parameter, Module)):
+            self.__dict__.pop(name, None)  # a plain attribute of that name would shadow the registry
         if isinstance(value, Parameter):
             self._parameters[name] = value
         elif isinstance(value, Module):
