@@ -9,3 +9,5 @@ from minidl.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss
 from minidl.nn.module import Module, Parameter
 from minidl.nn.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell
 from minidl.nn.transformer import GELU, Embedding, LayerNorm, MultiheadAttention, SinusoidalPositionalEncoding, TransformerBlock  # noqa: F401
+from minidl.nn.conv import Conv2d, ConvTranspose2d
+from minidl.nn.pooling import AvgPool2d, MaxPool2d

@@ -233,3 +233,5 @@ def _clamped_log(x):
     positive = x > 0
     return xp.where(positive, xp.maximum(xp.log(xp.where(positive, x, 1)), -100), -100).astype(x.dtype)
 from minidl.nn.transformer import embedding, gelu, layer_norm, scaled_dot_product_attention  # noqa: E402,F401
+from minidl.nn.conv import conv2d, conv2d_naive, conv_transpose2d  # noqa: E402
+from minidl.nn.pooling import avg_pool2d, max_pool2d  # noqa: E402
