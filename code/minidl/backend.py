@@ -21,7 +21,10 @@ _BACKEND_NAMES = ("numpy", "cupy", "gpusim")
 
 
 class Backend:
-    """One array library, and how to move arrays to and from the host (the CPU's memory)."""
+    """One array library, and how to move arrays to and from the host (the CPU's memory).
+
+    Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md) and "Long short-term memory" (book/part2/lstm.md).
+    """
 
     name = "numpy"
 
@@ -254,7 +257,10 @@ def use_backend(name):
 
 
 def current():
-    """The backend in use, created on first use from ``MINIDL_BACKEND`` (default ``numpy``)."""
+    """The backend in use, created on first use from ``MINIDL_BACKEND`` (default ``numpy``).
+
+    Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md) and "Long short-term memory" (book/part2/lstm.md).
+    """
     if _current is None:
         use_backend(os.environ.get("MINIDL_BACKEND", "numpy"))
     return _current
@@ -271,5 +277,8 @@ def host_generator(seed):
 
 
 def manual_seed(seed):
-    """Seed every random draw the library makes (initialization, dropout, shuffling)."""
+    """Seed every random draw the library makes (initialization, dropout, shuffling).
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     current().seed(seed)

@@ -9,18 +9,28 @@ def _leaf(data, requires_grad):
 
 
 def zeros(*shape, dtype=backend.float32, requires_grad=False):
+    """A tensor of zeros of the given shape (float32 unless ``dtype`` says otherwise), e.g. a bias or a state.
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     return _leaf(backend.xp().zeros(_shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape, dtype=backend.float32, requires_grad=False):
+    """A tensor of ones of the given shape (float32 unless ``dtype`` says otherwise).
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     return _leaf(backend.xp().ones(_shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def zeros_like(t, requires_grad=False):
+    """Zeros with the shape and dtype of ``t``."""
     return zeros(t.shape, dtype=t.dtype, requires_grad=requires_grad)
 
 
 def ones_like(t, requires_grad=False):
+    """Ones with the shape and dtype of ``t``."""
     return ones(t.shape, dtype=t.dtype, requires_grad=requires_grad)
 
 
@@ -30,7 +40,10 @@ def rand(*shape, dtype=backend.float32, requires_grad=False):
 
 
 def randn(*shape, dtype=backend.float32, requires_grad=False):
-    """Standard normal, drawn from the library's seeded generator."""
+    """Standard normal, drawn from the library's seeded generator.
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     return _leaf(backend.current().normal(_shape_arg(shape), dtype), requires_grad)
 
 

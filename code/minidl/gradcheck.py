@@ -8,7 +8,10 @@ from minidl.tensor import Tensor, no_grad
 
 
 class GradcheckError(RuntimeError):
-    """The analytic and numerical gradients disagree."""
+    """The analytic and numerical gradients disagree.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
 
 
 def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
@@ -16,6 +19,8 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
 
     The output is reduced to a scalar by a fixed random weighting, so every output entry counts.
     Raises GradcheckError naming the input and entry that disagree most.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
     """
     inputs = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     checked = [t for t in inputs if isinstance(t, Tensor) and t.requires_grad]

@@ -12,7 +12,10 @@ from minidl.tensor import Tensor, no_grad
 
 
 class Optimizer:
-    """Holds parameter groups (each a dict with ``params`` and hyperparameters) and per-parameter state."""
+    """Holds parameter groups (each a dict with ``params`` and hyperparameters) and per-parameter state.
+
+    Taught in "Optimization in practice" (book/part1/optimization.md).
+    """
 
     def __init__(self, params, defaults):
         if "lr" in defaults and defaults["lr"] < 0:
@@ -63,7 +66,10 @@ class Optimizer:
 
 
 class SGD(Optimizer):
-    """w <- w - lr g; with momentum, b <- mu b + g and w <- w - lr b (Nesterov: w - lr (g + mu b))."""
+    """w <- w - lr g; with momentum, b <- mu b + g and w <- w - lr b (Nesterov: w - lr (g + mu b)).
+
+    Taught in "Optimization in practice" (book/part1/optimization.md).
+    """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
         if nesterov and (momentum <= 0 or dampening != 0):
@@ -86,7 +92,10 @@ class SGD(Optimizer):
 
 
 class Adagrad(Optimizer):
-    """Divide each coordinate's step by the root of its summed squared gradients: G <- G + g^2."""
+    """Divide each coordinate's step by the root of its summed squared gradients: G <- G + g^2.
+
+    Taught in "Optimization in practice" (book/part1/optimization.md).
+    """
 
     def __init__(self, params, lr=1e-2, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0, eps=1e-10):
         super().__init__(params, dict(lr=lr, lr_decay=lr_decay, weight_decay=weight_decay,
@@ -101,7 +110,10 @@ class Adagrad(Optimizer):
 
 
 class Adadelta(Optimizer):
-    """Step = RMS(past steps) / RMS(gradients) * g: a learning rate in the units of the weights."""
+    """Step = RMS(past steps) / RMS(gradients) * g: a learning rate in the units of the weights.
+
+    Taught in "Optimization in practice" (book/part1/optimization.md).
+    """
 
     def __init__(self, params, lr=1.0, rho=0.9, eps=1e-6, weight_decay=0.0):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
@@ -120,7 +132,10 @@ class Adadelta(Optimizer):
 
 
 class RMSprop(Optimizer):
-    """Divide by the root of a running average of squared gradients: v <- alpha v + (1 - alpha) g^2."""
+    """Divide by the root of a running average of squared gradients: v <- alpha v + (1 - alpha) g^2.
+
+    Taught in "Optimization in practice" (book/part1/optimization.md).
+    """
 
     def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0, centered=False):
         super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay,
@@ -152,6 +167,8 @@ class RMSprop(Optimizer):
 class Adam(Optimizer):
     """Momentum and RMSprop together, bias-corrected:
     m <- b1 m + (1 - b1) g,  v <- b2 v + (1 - b2) g^2,  w <- w - lr m_hat / (sqrt(v_hat) + eps).
+
+    Taught in "Optimization in practice" (book/part1/optimization.md).
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
@@ -175,7 +192,10 @@ class Adam(Optimizer):
 
 
 class AdamW(Adam):
-    """Adam with decoupled weight decay: w <- w (1 - lr lambda) before the Adam step."""
+    """Adam with decoupled weight decay: w <- w (1 - lr lambda) before the Adam step.
+
+    Taught in "Overfitting and regularization" (book/part1/regularization.md).
+    """
 
     decoupled_weight_decay = True
 
@@ -216,7 +236,10 @@ class StepLR(_Scheduler):
 
 
 class CosineAnnealingLR(_Scheduler):
-    """lr = eta_min + (lr_0 - eta_min) (1 + cos(pi epoch / T_max)) / 2."""
+    """lr = eta_min + (lr_0 - eta_min) (1 + cos(pi epoch / T_max)) / 2.
+
+    Taught in "Overfitting and regularization" (book/part1/regularization.md).
+    """
 
     def __init__(self, optimizer, T_max, eta_min=0.0):
         super().__init__(optimizer)

@@ -15,6 +15,8 @@ def sample(logits, temperature=1.0, top_k=None, generator=None):
     ``top_k`` restricts the draw to the k largest logits (ties at the k-th value are kept). Draws come
     from the library's seeded stream (``minidl.manual_seed``) unless ``generator``, a NumPy
     ``Generator``, is given. Returns an int64 tensor of shape () or (N,).
+
+    Taught in "Encoding language" (book/part2/embeddings.md) and "Lab: generating music" (book/part2/music_lab.md).
     """
     logits = logits if isinstance(logits, Tensor) else Tensor(logits)
     if logits.ndim not in (1, 2) or logits.shape[-1] == 0:

@@ -19,7 +19,10 @@ ReductionResult = namedtuple("ReductionResult", ["values", "indices"])
 
 @contextlib.contextmanager
 def no_grad():
-    """Inside this block operations record no graph: for evaluation and parameter updates."""
+    """Inside this block operations record no graph: for evaluation and parameter updates.
+
+    Taught in "The perceptron" (book/part1/perceptron.md) and "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
     global _grad_enabled
     previous, _grad_enabled = _grad_enabled, False
     try:
@@ -29,6 +32,7 @@ def no_grad():
 
 
 def is_grad_enabled():
+    """Whether operations record the graph now (False inside ``no_grad``), as ``torch.is_grad_enabled``."""
     return _grad_enabled
 
 
@@ -59,7 +63,13 @@ def _as_array(data, dtype=None):
 
 
 class Tensor:
-    """An array (``.data``, from the backend) plus what autodiff needs: ``.grad`` and the graph."""
+    """An array (``.data``, from the backend) plus what autodiff needs: ``.grad`` and the graph.
+
+    ``data`` is the backend array (assignable in place); ``grad`` is a Tensor of dL/dx after
+    ``backward`` (None before); ``requires_grad`` says whether operations on it are recorded.
+
+    Taught in "The perceptron" (book/part1/perceptron.md) and "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
 
     __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
     __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_retains_grad", "__weakref__")
@@ -98,31 +108,57 @@ class Tensor:
     # ---- properties ----------------------------------------------------------------------------
     @property
     def shape(self):
+        """The sizes of the dimensions, a tuple of ints.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
         return tuple(self.data.shape)
 
     @property
     def dtype(self):
+        """The element type of ``.data`` (float32 by default; float64 for gradient checks).
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
         return self.data.dtype
 
     @property
     def ndim(self):
+        """The number of dimensions.
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
         return self.data.ndim
 
     @property
     def is_leaf(self):
+        """True for tensors not made by a recorded operation (inputs, parameters): their ``.grad`` is kept.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
         return self._backward is None
 
     @property
     def T(self):
+        """The dimensions in reverse order; the transpose W^T of a matrix.
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
         return self.permute(*reversed(range(self.ndim)))
 
     def size(self, dim=None):
+        """The shape, or the size of dimension ``dim`` (PyTorch's spelling)."""
         return self.shape if dim is None else self.shape[dim]
 
     def numel(self):
+        """The number of elements, e.g. to count a model's parameters.
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
         return int(self.data.size)
 
     def dim(self):
+        """The number of dimensions (PyTorch's spelling of ``ndim``)."""
         return self.ndim
 
     def __len__(self):
@@ -138,15 +174,26 @@ class Tensor:
 
     # ---- conversion ----------------------------------------------------------------------------
     def item(self):
+        """The value of a one-element tensor as a Python number (e.g. a loss, to print or plot).
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
         if self.data.size != 1:
             raise ValueError(f"item(): only one-element tensors can be converted (shape {self.shape})")
         return self.data.item()
 
     def tolist(self):
+        """The values as (nested) Python lists.
+
+        Taught in "Lab: generating music" (book/part2/music_lab.md).
+        """
         return self.data.tolist()
 
     def numpy(self):
-        """A host NumPy array (a copy on GPU backends). Detach first, as in PyTorch."""
+        """A host NumPy array (a copy on GPU backends). Detach first, as in PyTorch.
+
+        Taught in "Recurrent neural networks" (book/part2/rnn.md).
+        """
         if self.requires_grad:
             raise RuntimeError("numpy(): can't convert a tensor that requires grad; use .detach().numpy()")
         return backend.current().to_host(self.data)
@@ -172,17 +219,27 @@ class Tensor:
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     def detach(self):
-        """The same data, cut from the graph."""
+        """The same data, cut from the graph.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
         return Tensor._from_op(self.data, (), None)
 
     def requires_grad_(self, requires_grad=True):
+        """Start (or stop) recording operations on this tensor for ``backward``; returns the tensor.
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
         if requires_grad and self.data.dtype.kind not in "fc":
             raise RuntimeError(f"only floating-point tensors can require gradients (got {self.dtype})")
         self.requires_grad = requires_grad
         return self
 
     def retain_grad(self):
-        """Keep ``.grad`` on this intermediate result after ``backward`` (leaves always keep it)."""
+        """Keep ``.grad`` on this intermediate result after ``backward`` (leaves always keep it).
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
         self._retains_grad = True
         return self
 
@@ -192,15 +249,22 @@ class Tensor:
         return Tensor._from_op(self.data.astype(dtype), (self,), lambda g: (g.astype(source),))
 
     def float(self):
+        """Cast to float32 (differentiable)."""
         return self.to(backend.float32)
 
     def double(self):
+        """Cast to float64 (differentiable).
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
         return self.to(backend.float64)
 
     def long(self):
+        """Cast to int64, e.g. for class indices."""
         return self.to(backend.int64)
 
     def clone(self):
+        """A copy of the data that stays in the graph (the gradient passes through unchanged)."""
         return Tensor._from_op(self.data.copy(), (self,), lambda g: (g,))
 
     # ---- autodiff ------------------------------------------------------------------------------
@@ -208,6 +272,8 @@ class Tensor:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient.
 
         ``self`` must be a scalar (a loss) unless ``gradient``, of self's shape, is given.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
         """
         if not self.requires_grad:
             raise RuntimeError("backward(): this tensor does not require grad and has no graph")
@@ -383,6 +449,10 @@ class Tensor:
         return self._lift(other) @ self
 
     def matmul(self, other):
+        """The matrix product ``self @ other``; the backward gives g B^T and A^T g.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
         return self @ other
 
     # comparisons give boolean tensors and no gradient
@@ -430,6 +500,10 @@ class Tensor:
 
     # ---- reductions ----------------------------------------------------------------------------
     def sum(self, dim=None, keepdim=False):
+        """The sum over ``dim`` (all dimensions by default); the gradient is broadcast back to every entry.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
         shape = self.data.shape
 
         def backward(g):
@@ -438,6 +512,10 @@ class Tensor:
         return Tensor._from_op(self.data.sum(axis=_axes(dim), keepdims=keepdim), (self,), backward)
 
     def mean(self, dim=None, keepdim=False):
+        """The mean over ``dim`` (all dimensions by default), e.g. the average loss over a batch.
+
+        Taught in "Losses" (book/part1/losses.md) and "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
         if self.data.dtype.kind not in "fc":
             raise RuntimeError(f"mean(): needs a floating-point tensor (got {self.dtype}); use .float()")
         return self.sum(dim, keepdim) / _count(self.shape, dim)
@@ -449,7 +527,10 @@ class Tensor:
         return (centered * centered).sum(dim, keepdim) / (count - 1 if unbiased else count)
 
     def max(self, dim=None, keepdim=False):
-        """The largest entry; with ``dim``, a (values, indices) pair as in PyTorch."""
+        """The largest entry; with ``dim``, a (values, indices) pair as in PyTorch.
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
         xp = backend.xp()
         if dim is None:
             out = self.data.max()
@@ -475,12 +556,17 @@ class Tensor:
         return ReductionResult(result, Tensor._from_op(indices if not keepdim else expanded, (), None))
 
     def min(self, dim=None, keepdim=False):
+        """The smallest entry; with ``dim``, a (values, indices) pair, as ``max``."""
         if dim is None:
             return -((-self).max())
         values, indices = (-self).max(dim, keepdim)
         return ReductionResult(-values, indices)
 
     def argmax(self, dim=None, keepdim=False):
+        """The index of the largest entry along ``dim``, e.g. the predicted class; no gradient.
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
         xp = backend.xp()
         if dim is None:
             return Tensor._from_op(xp.argmax(self.data), (), None)
@@ -489,17 +575,30 @@ class Tensor:
 
     # ---- elementwise functions -----------------------------------------------------------------
     def exp(self):
+        """e^x elementwise; the backward multiplies by e^x.
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
         out = backend.xp().exp(self.data)
         return Tensor._from_op(out, (self,), lambda g: (g * out,))
 
     def log(self):
+        """The natural logarithm elementwise; the backward divides by x.
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
         return Tensor._from_op(backend.xp().log(self.data), (self,), lambda g: (g / self.data,))
 
     def sqrt(self):
+        """The square root elementwise; the backward multiplies by 1 / (2 sqrt(x))."""
         out = backend.xp().sqrt(self.data)
         return Tensor._from_op(out, (self,), lambda g: (g * 0.5 / out,))
 
     def abs(self):
+        """|x| elementwise; the backward multiplies by sign(x).
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
         xp = backend.xp()
         return Tensor._from_op(xp.abs(self.data), (self,), lambda g: (g * xp.sign(self.data),))
 
@@ -521,30 +620,54 @@ class Tensor:
     clamp = clip
 
     def tanh(self):
+        """tanh(z) elementwise; the backward multiplies by 1 - tanh(z)^2.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
         out = backend.xp().tanh(self.data)
         return Tensor._from_op(out, (self,), lambda g: (g * (1 - out * out),))
 
     def sigmoid(self):
+        """sigma(z) = 1 / (1 + e^(-z)) elementwise; the backward multiplies by sigma(z)(1 - sigma(z)).
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
         xp = backend.xp()
         out = 0.5 * (1 + xp.tanh(0.5 * self.data))  # = 1 / (1 + e^-x), and never overflows
         return Tensor._from_op(out, (self,), lambda g: (g * out * (1 - out),))
 
     def relu(self):
+        """max(0, z) elementwise; the backward passes the gradient where z > 0 and zero elsewhere.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
         positive = self.data > 0
         return Tensor._from_op(self.data * positive, (self,), lambda g: (g * positive,))
 
     def softmax(self, dim):
+        """softmax along ``dim``, as ``F.softmax``.
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
         from minidl.nn import functional
 
         return functional.softmax(self, dim)
 
     def log_softmax(self, dim):
+        """log-softmax along ``dim``, as ``F.log_softmax``.
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
         from minidl.nn import functional
 
         return functional.log_softmax(self, dim)
 
     # ---- shape ---------------------------------------------------------------------------------
     def reshape(self, *shape):
+        """The same entries in a new shape (one dimension may be -1); ``view`` is the same method.
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
         shape = _shape_arg(shape)
         source = self.data.shape
         try:
@@ -556,6 +679,10 @@ class Tensor:
     view = reshape
 
     def flatten(self, start_dim=0, end_dim=-1):
+        """Merge dimensions ``start_dim`` to ``end_dim`` into one, e.g. feature maps into a vector.
+
+        Taught in "Encoding language" (book/part2/embeddings.md).
+        """
         if self.ndim == 0:
             return self.reshape(1)
         start, end = _normalize_dim(start_dim, self.ndim), _normalize_dim(end_dim, self.ndim)
@@ -563,17 +690,26 @@ class Tensor:
         return self.reshape(shape)
 
     def permute(self, *dims):
+        """Reorder the dimensions; the backward applies the inverse permutation.
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
         dims = tuple(_normalize_dim(d, self.ndim) for d in _shape_arg(dims))
         inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
         return Tensor._from_op(self.data.transpose(dims), (self,), lambda g: (g.transpose(inverse),))
 
     def transpose(self, dim0, dim1):
+        """Swap dimensions ``dim0`` and ``dim1``."""
         dims = list(range(self.ndim))
         dim0, dim1 = _normalize_dim(dim0, self.ndim), _normalize_dim(dim1, self.ndim)
         dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(*dims)
 
     def squeeze(self, dim=None):
+        """Remove dimensions of size 1 (only ``dim`` if given).
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
         if dim is None:
             return self.reshape(tuple(n for n in self.shape if n != 1))
         dim = _normalize_dim(dim, self.ndim)
@@ -582,10 +718,15 @@ class Tensor:
         return self.reshape(self.shape[:dim] + self.shape[dim + 1 :])
 
     def unsqueeze(self, dim):
+        """Insert a dimension of size 1 at ``dim``.
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
         dim = _normalize_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
     def expand(self, *shape):
+        """Broadcast size-1 dimensions to ``shape`` without copying; the backward sums over them."""
         shape = _shape_arg(shape)
         lead = len(shape) - self.ndim
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
@@ -596,12 +737,18 @@ class Tensor:
 
 # ---- functions of several tensors --------------------------------------------------------------
 def tensor(data, requires_grad=False, dtype=None):
-    """A new leaf tensor: floats become float32 unless given as a float64 array (as in PyTorch)."""
+    """A new leaf tensor: floats become float32 unless given as a float64 array (as in PyTorch).
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
 
 
 def cat(tensors, dim=0):
-    """Join tensors along an existing dimension."""
+    """Join tensors along an existing dimension.
+
+    Taught in "Detection and segmentation" (book/part3/detection.md).
+    """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if not tensors:
         raise ValueError("cat(): expected a non-empty list of tensors")
@@ -627,7 +774,10 @@ def cat(tensors, dim=0):
 
 
 def stack(tensors, dim=0):
-    """Join same-shape tensors along a new dimension."""
+    """Join same-shape tensors along a new dimension.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     tensors = [t if isinstance(t, Tensor) else Tensor(t) for t in tensors]
     if len({t.shape for t in tensors}) > 1:
         raise ValueError(f"stack(): all tensors must have the same shape, got {[t.shape for t in tensors]}")
@@ -635,7 +785,10 @@ def stack(tensors, dim=0):
 
 
 def where(condition, input, other):
-    """``input`` where ``condition`` holds, else ``other``; gradients flow to the chosen side."""
+    """``input`` where ``condition`` holds, else ``other``; gradients flow to the chosen side.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
     condition = condition.data if isinstance(condition, Tensor) else _as_array(condition)
     reference = input if isinstance(input, Tensor) else other
     if not isinstance(reference, Tensor):
@@ -653,7 +806,10 @@ def where(condition, input, other):
 
 
 def to_numpy(x):
-    """A host NumPy array from a Tensor or a backend array (detached), e.g. for plotting."""
+    """A host NumPy array from a Tensor or a backend array (detached), e.g. for plotting.
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     if isinstance(x, Tensor):
         x = x.data
     current = backend.current()

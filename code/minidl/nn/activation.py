@@ -5,25 +5,39 @@ from minidl.nn.module import Module
 
 
 class ReLU(Module):
-    """max(0, x)."""
+    """max(0, x).
+
+    Taught in "Neural networks" (book/part1/networks.md).
+    """
 
     def forward(self, input):
         return F.relu(input)
 
 
 class Sigmoid(Module):
-    """1 / (1 + e^(-x))."""
+    """1 / (1 + e^(-x)).
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
 
     def forward(self, input):
         return F.sigmoid(input)
 
 
 class Tanh(Module):
+    """tanh(x) = 2 sigmoid(2x) - 1, a nonlinearity with range (-1, 1).
+
+    Taught in "The perceptron" (book/part1/perceptron.md) and "Optimization in practice" (book/part1/optimization.md).
+    """
     def forward(self, input):
         return F.tanh(input)
 
 
 class Softmax(Module):
+    """softmax along ``dim``: e^(z_k) / sum_j e^(z_j), turning scores into probabilities.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     def __init__(self, dim):
         super().__init__()
         self.dim = dim
@@ -36,5 +50,9 @@ class Softmax(Module):
 
 
 class LogSoftmax(Softmax):
+    """log-softmax along ``dim``: z_k - log sum_j e^(z_j), computed stably.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     def forward(self, input):
         return F.log_softmax(input, self.dim)

@@ -66,7 +66,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     float one is added to the scores. ``is_causal`` applies a lower-triangular mask (and may not be
     combined with ``attn_mask``); ``scale`` defaults to 1/sqrt(d). The score is a scaled dot product,
     not a cosine similarity: the lengths of queries and keys matter.
-    Taught in "Attention and transformers" (``book/part2/attention.md``).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
     if query.ndim < 2 or key.ndim < 2 or value.ndim < 2:
         raise ValueError(
@@ -104,7 +105,8 @@ class MultiheadAttention(Module):
     Parameters and their names are PyTorch's: ``in_proj_weight`` (3 E, E) stacks W_Q, W_K, W_V
     (Xavier-uniform), ``in_proj_bias`` (3 E,) starts at zero, ``out_proj`` is a Linear(E, E) whose bias
     starts at zero. Inputs are (L, N, E), or (N, L, E) with ``batch_first=True``, or unbatched (L, E).
-    Taught in "Attention and transformers" (``book/part2/attention.md``).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
 
     def __init__(self, embed_dim, num_heads, dropout=0.0, bias=True, batch_first=False):
@@ -226,7 +228,7 @@ def sinusoidal_positions(length, dim):
 class SinusoidalPositionalEncoding(Module):
     """Adds ``sinusoidal_positions`` to a sequence of embeddings (..., L, embed_dim); nothing is learned.
 
-    Taught in "Attention and transformers" (``book/part2/attention.md``).
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
 
     def __init__(self, embed_dim, max_len=5000):

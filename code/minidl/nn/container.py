@@ -4,7 +4,10 @@ from minidl.nn.module import Module
 
 
 class Sequential(Module):
-    """Feed the input through each layer in turn: layer_n(... layer_1(x))."""
+    """Feed the input through each layer in turn: layer_n(... layer_1(x)).
+
+    Taught in "Neural networks" (book/part1/networks.md).
+    """
 
     def __init__(self, *layers):
         super().__init__()
@@ -34,7 +37,10 @@ class Sequential(Module):
 
 
 class ModuleList(Module):
-    """A list of layers whose parameters the parent module sees."""
+    """A list of layers whose parameters the parent module sees.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
 
     def __init__(self, modules=()):
         super().__init__()

@@ -119,7 +119,8 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
 
     ``input`` (N, C_in, H, W), ``weight`` (C_out, C_in, kh, kw), ``bias`` (C_out,); returns
     (N, C_out, H_out, W_out) with H_out = floor((H + 2 padding - kh) / stride) + 1.
-    Taught in "Convolution" (``book/part3/convolution.md``).
+
+    Taught in "Convolution" (book/part3/convolution.md).
     """
     _check_conv(input, weight, bias, "conv2d", 1, 0)
     stride, padding = _pair(stride, "conv2d: stride", 1), _pair(padding, "conv2d: padding", 0)
@@ -154,7 +155,8 @@ def conv2d_naive(input, weight, bias=None, stride=1, padding=0):
 
     Same arguments and result as ``conv2d``, built from ordinary tensor operations (so autodiff gives
     its gradients), and far slower: it is here to be read and to check ``conv2d`` against.
-    Taught in "Convolution" (``book/part3/convolution.md``).
+
+    Taught in "Convolution" (book/part3/convolution.md).
     """
     _check_conv(input, weight, bias, "conv2d_naive", 1, 0)
     (sh, sw), padding = _pair(stride, "conv2d_naive: stride", 1), _pair(padding, "conv2d_naive: padding", 0)
@@ -186,7 +188,9 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
 
     The adjoint of ``conv2d`` (its forward pass is conv2d's input gradient), used to upsample.
     ``weight`` has shape (C_in, C_out, kh, kw) as in PyTorch; H_out = (H - 1) stride - 2 padding + kh
-    + output_padding. Taught in "Detection and segmentation" (``book/part3/detection.md``).
+    + output_padding.
+
+    Taught in "Convolution" (book/part3/convolution.md) and "Detection and segmentation" (book/part3/detection.md).
     """
     _check_conv(input, weight, bias, "conv_transpose2d", 0, 1)
     stride = _pair(stride, "conv_transpose2d: stride", 1)
@@ -231,7 +235,8 @@ class Conv2d(Module):
     """A bank of ``out_channels`` learned filters, each of shape (in_channels, kh, kw), slid over the input.
 
     ``weight`` (out_channels, in_channels, kh, kw) and ``bias`` (out_channels,), initialized as PyTorch does.
-    Taught in "Convolution" (``book/part3/convolution.md``).
+
+    Taught in "Convolution" (book/part3/convolution.md) and "Convolutional networks" (book/part3/cnn.md).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
@@ -264,7 +269,8 @@ class ConvTranspose2d(Module):
     """Learned upsampling: the transposed convolution, with ``weight`` (in_channels, out_channels, kh, kw).
 
     With kernel_size = stride = 2 it doubles the height and width, as segmentation decoders do.
-    Taught in "Detection and segmentation" (``book/part3/detection.md``).
+
+    Taught in "Detection and segmentation" (book/part3/detection.md).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, bias=True):

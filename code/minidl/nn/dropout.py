@@ -5,7 +5,10 @@ from minidl.nn.module import Module
 
 
 class Dropout(Module):
-    """Inverted dropout while training (``model.train()``); the identity in ``model.eval()``."""
+    """Inverted dropout while training (``model.train()``); the identity in ``model.eval()``.
+
+    Taught in "Overfitting and regularization" (book/part1/regularization.md).
+    """
 
     def __init__(self, p=0.5):
         super().__init__()

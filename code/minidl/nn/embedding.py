@@ -17,6 +17,8 @@ def embedding(input, weight):
 
     The result has shape ``input.shape + (embedding_dim,)``. The backward pass scatter-adds, so
     repeated indices accumulate their gradients.
+
+    Taught in "Encoding language" (book/part2/embeddings.md).
     """
     input = input if isinstance(input, Tensor) else Tensor(input)
     if input.dtype.kind not in "iu":
@@ -40,7 +42,9 @@ class Embedding(Module):
     """A table of ``num_embeddings`` learned vectors of size ``embedding_dim``, initialized N(0, 1).
 
     ``Embedding(V, d)(indices)`` equals ``one_hot(indices, V) @ weight`` without building the one-hot
-    matrix. Taught in "Encoding language" (``book/part2/embeddings.md``).
+    matrix.
+
+    Taught in "Encoding language" (book/part2/embeddings.md).
     """
 
     def __init__(self, num_embeddings, embedding_dim):

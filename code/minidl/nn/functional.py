@@ -15,7 +15,10 @@ __all__ = [
 
 
 def linear(input, weight, bias=None):
-    """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch."""
+    """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch.
+
+    Taught in "The perceptron" (book/part1/perceptron.md) and "Neural networks" (book/part1/networks.md).
+    """
     if input.shape[-1:] != weight.shape[1:]:
         raise ValueError(
             f"linear: input of shape {input.shape} needs last dimension {weight.shape[1]} "
@@ -37,21 +40,34 @@ def linear(input, weight, bias=None):
 
 
 def relu(input):
-    """max(0, x): unbounded above, zero gradient below."""
+    """max(0, x): unbounded above, zero gradient below.
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     return input.relu()
 
 
 def sigmoid(input):
-    """1 / (1 + e^(-x)), squashing into (0, 1)."""
+    """1 / (1 + e^(-x)), squashing into (0, 1).
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     return input.sigmoid()
 
 
 def tanh(input):
+    """tanh(z), the hyperbolic tangent; its derivative is 1 - tanh(z)^2.
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
     return input.tanh()
 
 
 def softmax(input, dim):
-    """e^(x_i) / sum_j e^(x_j) along ``dim``, computed after subtracting the max (same value, no overflow)."""
+    """e^(x_i) / sum_j e^(x_j) along ``dim``, computed after subtracting the max (same value, no overflow).
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     xp = backend.xp()
     shifted = input.data - input.data.max(axis=dim, keepdims=True)
     exps = xp.exp(shifted)
@@ -64,7 +80,10 @@ def softmax(input, dim):
 
 
 def log_softmax(input, dim):
-    """x_i - log sum_j e^(x_j), via the log-sum-exp trick so large logits don't overflow."""
+    """x_i - log sum_j e^(x_j), via the log-sum-exp trick so large logits don't overflow.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     xp = backend.xp()
     shifted = input.data - input.data.max(axis=dim, keepdims=True)
     out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
@@ -79,6 +98,8 @@ def dropout(input, p=0.5, training=True):
     """Inverted dropout: zero each entry with probability p and scale survivors by 1/(1-p).
 
     Scaling at training time keeps the expected activation unchanged, so evaluation is the identity.
+
+    Taught in "Overfitting and regularization" (book/part1/regularization.md).
     """
     if not 0 <= p < 1:
         raise ValueError(f"dropout: p must be in [0, 1), got {p}")
@@ -89,7 +110,10 @@ def dropout(input, p=0.5, training=True):
 
 
 def one_hot(indices, num_classes):
-    """A float32 matrix with a 1 in column ``indices[i]`` of row i."""
+    """A float32 matrix with a 1 in column ``indices[i]`` of row i.
+
+    Taught in "Encoding language" (book/part2/embeddings.md).
+    """
     indices = indices if isinstance(indices, Tensor) else Tensor(indices)
     _check_class_indices(indices, num_classes, "one_hot")
     xp = backend.xp()
@@ -121,7 +145,10 @@ def _check_class_indices(target, num_classes, name):
 
 
 def nll_loss(log_probs, target, reduction="mean"):
-    """-log p(correct class), given log-probabilities of shape (N, C) and class indices (N,)."""
+    """-log p(correct class), given log-probabilities of shape (N, C) and class indices (N,).
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     target = target if isinstance(target, Tensor) else Tensor(target)
     if log_probs.ndim != 2 or target.shape != log_probs.shape[:1]:
         raise ValueError(
@@ -146,6 +173,8 @@ def cross_entropy(input, target, reduction="mean"):
     ``input`` holds unnormalized logits of shape (N, C), (C,) or (N, C, d1, ...) with classes in
     dimension 1, as in PyTorch. ``target`` holds class indices (N,) / () / (N, d1, ...), or class
     probabilities of the same shape as ``input``.
+
+    Taught in "Losses" (book/part1/losses.md).
     """
     target = target if isinstance(target, Tensor) else Tensor(target)
     if input.ndim == 0:
@@ -177,7 +206,10 @@ def cross_entropy(input, target, reduction="mean"):
 
 
 def binary_cross_entropy(input, target, reduction="mean"):
-    """-[y log p + (1 - y) log(1 - p)] for probabilities p; logs clamped at -100 as in PyTorch."""
+    """-[y log p + (1 - y) log(1 - p)] for probabilities p; logs clamped at -100 as in PyTorch.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     target = target if isinstance(target, Tensor) else input._lift(target)
     if target.shape != input.shape:
         raise ValueError(f"binary_cross_entropy: input {input.shape} and target {target.shape} must match")
@@ -198,7 +230,10 @@ def binary_cross_entropy(input, target, reduction="mean"):
 
 
 def binary_cross_entropy_with_logits(input, target, reduction="mean"):
-    """Binary cross-entropy of sigmoid(x), as max(x, 0) - x y + log(1 + e^(-|x|)): never overflows."""
+    """Binary cross-entropy of sigmoid(x), as max(x, 0) - x y + log(1 + e^(-|x|)): never overflows.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     target = target if isinstance(target, Tensor) else input._lift(target)
     if target.shape != input.shape:
         raise ValueError(
@@ -216,7 +251,10 @@ def binary_cross_entropy_with_logits(input, target, reduction="mean"):
 
 
 def mse_loss(input, target, reduction="mean"):
-    """Mean squared error (1/n) sum (y - y_hat)^2; shapes must match (no silent broadcasting)."""
+    """Mean squared error (1/n) sum (y - y_hat)^2; shapes must match (no silent broadcasting).
+
+    Taught in "Losses" (book/part1/losses.md) and "Recurrent neural networks" (book/part2/rnn.md).
+    """
     target = target if isinstance(target, Tensor) else input._lift(target)
     if target.shape != input.shape:
         raise ValueError(

@@ -11,19 +11,35 @@ def _fill(tensor, host_values):
 
 
 def uniform_(tensor, a=0.0, b=1.0):
+    """Fill ``tensor`` in place with draws from U(a, b).
+
+    Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md).
+    """
     return _fill(tensor, backend.current().host_rng.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean=0.0, std=1.0):
+    """Fill ``tensor`` in place with draws from N(mean, std^2).
+
+    Taught in "Encoding language" (book/part2/embeddings.md).
+    """
     return _fill(tensor, backend.current().host_rng.normal(mean, std, tensor.shape))
 
 
 def zeros_(tensor):
+    """Fill ``tensor`` in place with zeros.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
     tensor.data[...] = 0
     return tensor
 
 
 def ones_(tensor):
+    """Fill ``tensor`` in place with ones.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
     tensor.data[...] = 1
     return tensor
 
@@ -36,7 +52,10 @@ def _fan_in_and_fan_out(tensor):
 
 
 def kaiming_uniform_(tensor, a=0.0, nonlinearity="leaky_relu"):
-    """He initialization: U(-b, b) with b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2))."""
+    """He initialization: U(-b, b) with b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)).
+
+    Taught in "Neural networks" (book/part1/networks.md).
+    """
     fan_in, _ = _fan_in_and_fan_out(tensor)
     gain = math.sqrt(2.0 / (1 + a * a)) if nonlinearity == "leaky_relu" else math.sqrt(2.0)
     bound = gain * math.sqrt(3.0 / fan_in)
@@ -44,14 +63,20 @@ def kaiming_uniform_(tensor, a=0.0, nonlinearity="leaky_relu"):
 
 
 def xavier_uniform_(tensor, gain=1.0):
-    """Glorot initialization: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
+    """Glorot initialization: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
     fan_in, fan_out = _fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)
 
 
 def default_uniform_(weight, bias):
-    """PyTorch's default for Linear and Conv: kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in))."""
+    """PyTorch's default for Linear and Conv: kaiming_uniform_(a=sqrt(5)), bias U(+-1/sqrt(fan_in)).
+
+    Taught in "Neural networks" (book/part1/networks.md) and "Convolution" (book/part3/convolution.md).
+    """
     kaiming_uniform_(weight, a=math.sqrt(5))
     if bias is not None:
         fan_in, _ = _fan_in_and_fan_out(weight)

@@ -10,6 +10,8 @@ class Linear(Module):
     """y = x W^T + b: every output is a weighted sum of every input, plus a bias.
 
     ``weight`` has shape (out_features, in_features), ``bias`` (out_features,), initialized as PyTorch does.
+
+    Taught in "Neural networks" (book/part1/networks.md).
     """
 
     def __init__(self, in_features, out_features, bias=True):
@@ -35,7 +37,10 @@ class Linear(Module):
 
 
 class Flatten(Module):
-    """Flatten dimensions start_dim..end_dim into one (by default all but the batch dimension)."""
+    """Flatten dimensions start_dim..end_dim into one (by default all but the batch dimension).
+
+    Taught in "Convolutional networks" (book/part3/cnn.md).
+    """
 
     def __init__(self, start_dim=1, end_dim=-1):
         super().__init__()
@@ -49,5 +54,9 @@ class Flatten(Module):
 
 
 class Identity(Module):
+    """Returns its input unchanged: a placeholder where a layer is optional (e.g. no nonlinearity).
+
+    Taught in "Neural networks" (book/part1/networks.md).
+    """
     def forward(self, input):
         return input

@@ -19,20 +19,40 @@ class _Loss(Module):
 
 
 class CrossEntropyLoss(_Loss):
+    """``F.cross_entropy`` as a layer: softmax and negative log-likelihood of the target class, from logits.
+
+    Taught in "Losses" (book/part1/losses.md) and "Optimization in practice" (book/part1/optimization.md).
+    """
     function = staticmethod(F.cross_entropy)
 
 
 class NLLLoss(_Loss):
+    """``F.nll_loss`` as a layer: minus the log-probability of the target class, averaged.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     function = staticmethod(F.nll_loss)
 
 
 class BCELoss(_Loss):
+    """``F.binary_cross_entropy`` as a layer, on probabilities: -(y log p + (1 - y) log(1 - p)).
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     function = staticmethod(F.binary_cross_entropy)
 
 
 class BCEWithLogitsLoss(_Loss):
+    """``F.binary_cross_entropy_with_logits`` as a layer: the stable binary cross-entropy from a logit.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     function = staticmethod(F.binary_cross_entropy_with_logits)
 
 
 class MSELoss(_Loss):
+    """``F.mse_loss`` as a layer: the mean squared error (y - y_hat)^2.
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
     function = staticmethod(F.mse_loss)

@@ -12,7 +12,10 @@ IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_k
 
 
 class Parameter(Tensor):
-    """A tensor that a Module registers as learnable: it requires a gradient."""
+    """A tensor that a Module registers as learnable: it requires a gradient.
+
+    Taught in "Neural networks" (book/part1/networks.md).
+    """
 
     __slots__ = ()
 
@@ -24,7 +27,10 @@ class Parameter(Tensor):
 
 
 class Module:
-    """Base class of every layer and model: registers parameters and submodules by attribute."""
+    """Base class of every layer and model: registers parameters and submodules by attribute.
+
+    Taught in "Neural networks" (book/part1/networks.md) and "Recurrent neural networks" (book/part2/rnn.md).
+    """
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
@@ -65,6 +71,10 @@ class Module:
         self._buffers[name] = tensor
 
     def forward(self, *args, **kwargs):
+        """The computation of the module; subclasses define it, and calling the module runs it.
+
+        Taught in "Recurrent neural networks" (book/part2/rnn.md).
+        """
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args, **kwargs):
@@ -72,21 +82,31 @@ class Module:
 
     # ---- traversal -----------------------------------------------------------------------------
     def named_children(self):
+        """The direct submodules, as (name, module) pairs."""
         return iter(self._modules.items())
 
     def children(self):
+        """The direct submodules."""
         return iter(self._modules.values())
 
     def named_modules(self, prefix=""):
+        """This module and all submodules, recursively, as (dotted name, module) pairs."""
         yield prefix, self
         for name, child in self._modules.items():
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
+        """This module and all submodules, recursively (e.g. to initialize every layer of a type).
+
+        Taught in "Detection and segmentation" (book/part3/detection.md).
+        """
         return (module for _, module in self.named_modules())
 
     def named_parameters(self, prefix=""):
-        """(name, parameter) pairs with PyTorch's dotted names, each parameter once."""
+        """(name, parameter) pairs with PyTorch's dotted names, each parameter once.
+
+        Taught in "Recurrent neural networks" (book/part2/rnn.md).
+        """
         seen = set()
         for module_name, module in self.named_modules(prefix):
             for name, parameter in module._parameters.items():
@@ -95,25 +115,40 @@ class Module:
                     yield (f"{module_name}.{name}" if module_name else name), parameter
 
     def parameters(self):
+        """Every parameter of the module and its submodules, e.g. to hand to an optimizer.
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
         return (parameter for _, parameter in self.named_parameters())
 
     def named_buffers(self):
+        """The buffers (saved state that is not trained) of the module and its submodules, with dotted names."""
         for module_name, module in self.named_modules():
             for name, buffer in module._buffers.items():
                 yield (f"{module_name}.{name}" if module_name else name), buffer
 
     # ---- modes and gradients -------------------------------------------------------------------
     def train(self, mode=True):
-        """Training mode: dropout drops. Returns self, so ``model.train()`` chains."""
+        """Training mode: dropout drops. Returns self, so ``model.train()`` chains.
+
+        Taught in "Overfitting and regularization" (book/part1/regularization.md).
+        """
         for module in self.modules():
             object.__setattr__(module, "training", mode)
         return self
 
     def eval(self):
-        """Evaluation mode: dropout is the identity."""
+        """Evaluation mode: dropout is the identity.
+
+        Taught in "Overfitting and regularization" (book/part1/regularization.md).
+        """
         return self.train(False)
 
     def zero_grad(self, set_to_none=True):
+        """Reset the ``.grad`` of every parameter before the next ``backward`` (gradients accumulate).
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
         for parameter in self.parameters():
             if set_to_none:
                 parameter.grad = None
@@ -122,13 +157,19 @@ class Module:
 
     # ---- state ---------------------------------------------------------------------------------
     def state_dict(self):
-        """Every parameter and buffer by name, as detached tensors sharing the model's memory."""
+        """Every parameter and buffer by name, as detached tensors sharing the model's memory.
+
+        Taught in "Recurrent neural networks" (book/part2/rnn.md).
+        """
         state = OrderedDict((name, p.detach()) for name, p in self.named_parameters())
         state.update((name, b.detach()) for name, b in self.named_buffers())
         return state
 
     def load_state_dict(self, state_dict, strict=True):
-        """Copy values into this model's parameters and buffers (in place), checking names and shapes."""
+        """Copy values into this model's parameters and buffers (in place), checking names and shapes.
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
         own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
@@ -155,6 +196,7 @@ class Module:
 
     # ---- printing ------------------------------------------------------------------------------
     def extra_repr(self):
+        """The text inside the parentheses of the module's repr; layers override it to show their sizes."""
         return ""
 
     def __repr__(self):

@@ -23,6 +23,8 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     The variance is the biased one (divide by n), as in PyTorch. Fused: the backward pass is the
     closed form dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / sqrt(var + eps).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
     shape = _normalized_shape(normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape or input.ndim < len(shape):
@@ -69,7 +71,9 @@ class LayerNorm(Module):
     """Normalize over the trailing ``normalized_shape`` dimensions, with a learned scale and shift.
 
     ``weight`` starts at ones and ``bias`` at zeros (as in PyTorch), so the layer starts as a pure
-    standardization. Taught in "Attention and transformers" (``book/part2/attention.md``).
+    standardization.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
 
     def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):

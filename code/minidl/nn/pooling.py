@@ -33,7 +33,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0):
     """The largest value in each window (stride defaults to kernel_size, so windows don't overlap).
 
     The gradient flows only to the entry that was the maximum (the first one, if several tie).
-    Taught in "Convolutional networks" (``book/part3/cnn.md``).
+
+    Taught in "Convolutional networks" (book/part3/cnn.md).
     """
     kernel, stride, padding, out_size = _pool_arguments(input, kernel_size, stride, padding, "max_pool2d")
     xp = backend.xp()
@@ -58,7 +59,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0):
 def avg_pool2d(input, kernel_size, stride=None, padding=0):
     """The mean of each window; zero padding counts towards the mean, as PyTorch's default does.
 
-    Taught in "Convolutional networks" (``book/part3/cnn.md``).
+    Taught in "Convolutional networks" (book/part3/cnn.md).
     """
     kernel, stride, padding, out_size = _pool_arguments(input, kernel_size, stride, padding, "avg_pool2d")
     xp = backend.xp()
@@ -83,7 +84,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
 class MaxPool2d(Module):
     """Max pooling: keeps the strongest response in each window and shrinks the map by ``stride``.
 
-    Taught in "Convolutional networks" (``book/part3/cnn.md``).
+    Taught in "Convolutional networks" (book/part3/cnn.md).
     """
 
     def __init__(self, kernel_size, stride=None, padding=0):
@@ -100,7 +101,10 @@ class MaxPool2d(Module):
 
 
 class AvgPool2d(Module):
-    """Average pooling: the mean of each window. Taught in "Convolutional networks" (``book/part3/cnn.md``)."""
+    """Average pooling: the mean of each window.
+
+    Taught in "Convolutional networks" (book/part3/cnn.md).
+    """
 
     def __init__(self, kernel_size, stride=None):
         super().__init__()

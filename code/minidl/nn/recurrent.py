@@ -165,7 +165,8 @@ class RNNCell(_CellBase):
     """One step of the plain recurrent network: h' = tanh(x W_ih^T + b_ih + h W_hh^T + b_hh).
 
     ``weight_ih`` is (hidden_size, input_size), ``weight_hh`` (hidden_size, hidden_size), as in PyTorch.
-    Taught in "Recurrent neural networks" (book/part2/rnn.md).
+
+    Taught in "Recurrent neural networks" (book/part2/rnn.md) and "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md).
     """
 
     state_count = 1
@@ -328,7 +329,9 @@ class RNN(_RNNBase):
     """The plain (Elman) recurrent layer over a sequence; returns ``(output, h_n)`` as PyTorch does.
 
     ``output`` holds h_t for every step, (seq, batch, hidden) or (batch, seq, hidden) with ``batch_first``;
-    ``h_n`` is (num_layers, batch, hidden). Taught in "Recurrent neural networks" (book/part2/rnn.md).
+    ``h_n`` is (num_layers, batch, hidden).
+
+    Taught in "Recurrent neural networks" (book/part2/rnn.md).
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True, batch_first=False,

@@ -34,6 +34,8 @@ def gelu(input, approximate="none"):
     """x * Phi(x), Phi the standard normal CDF: a smooth ReLU used in transformers (as ``F.gelu``).
 
     ``approximate="tanh"`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch does.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
     xp = backend.xp()
     x = input.data
@@ -58,7 +60,10 @@ def gelu(input, approximate="none"):
 
 
 class GELU(Module):
-    """The GELU activation as a layer (``torch.nn.GELU``)."""
+    """The GELU activation as a layer (``torch.nn.GELU``).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
 
     def __init__(self, approximate="none"):
         super().__init__()
@@ -76,7 +81,8 @@ class TransformerBlock(Module):
     ``norm_first=False`` gives the original post-norm layer, x = LayerNorm(x + Sublayer(x)). The MLP
     is Linear(embed_dim, hidden_dim), ReLU (or GELU), Linear(hidden_dim, embed_dim). Equal, weight for
     weight, to ``torch.nn.TransformerEncoderLayer(..., batch_first=True)``.
-    Taught in "Attention and transformers" (``book/part2/attention.md``).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
 
     def __init__(self, embed_dim, num_heads, hidden_dim, dropout=0.0, norm_first=True, activation="relu"):

@@ -15,6 +15,8 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
     """Scale all gradients together so their joint norm is at most ``max_norm``.
 
     Returns the total norm before clipping, as a tensor (as PyTorch does).
+
+    Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md) and "Long short-term memory" (book/part2/lstm.md).
     """
     if max_norm < 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be non-negative, got {max_norm}")
@@ -33,6 +35,9 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0):
 
 
 def clip_grad_value_(parameters, clip_value):
-    """Clamp every gradient entry into [-clip_value, clip_value]."""
+    """Clamp every gradient entry into [-clip_value, clip_value].
+
+    Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md).
+    """
     for p in _with_grads(parameters):
         p.grad.data[...] = p.grad.data.clip(-clip_value, clip_value)

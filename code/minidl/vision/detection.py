@@ -10,7 +10,10 @@ from minidl.tensor import Tensor, where
 
 
 def box_area(boxes):
-    """The area (x2 - x1)(y2 - y1) of each of N boxes given as an (N, 4) tensor."""
+    """The area (x2 - x1)(y2 - y1) of each of N boxes given as an (N, 4) tensor.
+
+    Taught in "Detection and segmentation" (book/part3/detection.md).
+    """
     boxes = _as_boxes(boxes, "box_area", "boxes")
     return (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
 
@@ -20,6 +23,8 @@ def box_iou(boxes1, boxes2):
 
     IoU = area(A and B) / area(A or B): 1 for identical boxes, 0 for disjoint ones. Built from
     tensor operations, so a loss such as 1 - IoU can be differentiated with respect to the boxes.
+
+    Taught in "Detection and segmentation" (book/part3/detection.md).
     """
     boxes1 = _as_boxes(boxes1, "box_iou", "boxes1")
     boxes2 = _as_boxes(boxes2, "box_iou", "boxes2")
@@ -38,6 +43,8 @@ def nms(boxes, scores, iou_threshold):
 
     Visit the boxes from the highest score down; keep a box unless it overlaps a box already kept
     by an IoU above ``iou_threshold``. So each object ends with one box instead of a cluster.
+
+    Taught in "Detection and segmentation" (book/part3/detection.md).
     """
     boxes = _as_boxes(boxes, "nms", "boxes")
     scores = scores if isinstance(scores, Tensor) else Tensor(scores)

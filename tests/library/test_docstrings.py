@@ -1,0 +1,152 @@
+"""Every public name of the library has a docstring that names the chapter teaching it.
+
+In the style of Dive into Deep Learning's "Defined in ...": a docstring ends with the line
+``Taught in "<Chapter title>" (book/partN/<file>.md).`` (or ``... and "<Title>" (book/...).`` for several),
+so a reader of the code finds the chapter. The paths must be chapters of ``_toc.yml`` and the titles their
+``# Title`` lines, so renaming or removing a chapter fails here. Names that no chapter uses are listed in
+``NOT_TAUGHT`` with a reason.
+"""
+
+import importlib
+import inspect
+import re
+import types
+from pathlib import Path
+
+import pytest
+
+import minidl
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MODULES = [
+    "minidl", "minidl.nn", "minidl.nn.functional", "minidl.nn.init", "minidl.nn.utils", "minidl.optim",
+    "minidl.data", "minidl.train", "minidl.vision", "minidl.sampling", "minidl.backend",
+]
+
+# Public names that no chapter uses, and why. Keep it short: prefer naming a chapter that uses a name.
+NOT_TAUGHT = {
+    "minidl.arange": "PyTorch-compatible factory; the chapters build index ranges with NumPy",
+    "minidl.is_grad_enabled": "PyTorch-compatible query; the chapters use no_grad itself",
+    "minidl.load": "checkpointing; no chapter saves a model to disk",
+    "minidl.save": "checkpointing; no chapter saves a model to disk",
+    "minidl.ones_like": "PyTorch-compatible factory, unused by the chapters",
+    "minidl.zeros_like": "PyTorch-compatible factory, unused by the chapters",
+    "minidl.rand": "PyTorch-compatible factory; the chapters draw with randn or NumPy",
+    "minidl.use_backend": "backend selection for the tests and for running on a GPU; the chapters use the default",
+    "minidl.optim.StepLR": "the regularization chapter's schedule is CosineAnnealingLR",
+    "minidl.data.make_circles": "toy data set kept for exercises; the chapters use make_moons",
+    "minidl.data.make_spirals": "toy data set kept for exercises; the chapters use make_moons",
+    "minidl.backend.CupyBackend": "backend machinery, not course material",
+    "minidl.backend.DeviceArray": "backend machinery for the simulated GPU used by the tests",
+    "minidl.backend.SimulatedGPUBackend": "backend machinery for the tests",
+    "minidl.backend.host_generator": "backend machinery (seeded host draws)",
+    "minidl.backend.xp": "backend machinery (the array namespace inside the library)",
+    "Tensor.size": "PyTorch-compatible spelling of shape",
+    "Tensor.dim": "PyTorch-compatible spelling of ndim",
+    "Tensor.to": "PyTorch-compatible cast; the chapters pick dtypes when creating tensors",
+    "Tensor.float": "PyTorch-compatible cast",
+    "Tensor.long": "PyTorch-compatible cast",
+    "Tensor.clone": "PyTorch-compatible copy",
+    "Tensor.zero_": "PyTorch-compatible; Module.zero_grad resets gradients in the chapters",
+    "Tensor.var": "PyTorch-compatible reduction, unused by the chapters",
+    "Tensor.min": "PyTorch-compatible reduction, unused by the chapters",
+    "Tensor.sqrt": "PyTorch-compatible elementwise op, unused by the chapters",
+    "Tensor.clip": "PyTorch-compatible elementwise op (also Tensor.clamp), unused by the chapters",
+    "Tensor.clamp": "alias of Tensor.clip",
+    "Tensor.transpose": "PyTorch-compatible; the chapters use .T and permute",
+    "Tensor.expand": "PyTorch-compatible broadcasting, unused by the chapters",
+    "Module.register_buffer": "PyTorch-compatible; no chapter's module has a buffer",
+    "Module.named_buffers": "PyTorch-compatible; no chapter's module has a buffer",
+    "Module.named_children": "PyTorch-compatible traversal; the chapters use parameters() and modules()",
+    "Module.children": "PyTorch-compatible traversal; the chapters use parameters() and modules()",
+    "Module.named_modules": "PyTorch-compatible traversal; the chapters use modules()",
+    "Module.extra_repr": "PyTorch-compatible hook for printing a module; no chapter prints one",
+}
+
+TAUGHT_LINE = re.compile(r'Taught in "[^"]+" \(book/[^)]+\.md\)((, | and )"[^"]+" \(book/[^)]+\.md\))*\.')
+CHAPTER = re.compile(r'"([^"]+)" \((book/[^)]+\.md)\)')
+PATH = re.compile(r"book/[\w/.-]+?\.md")
+
+
+def _public_names():
+    """(name, docstring) for every public function and class of MODULES, and the public members of
+    Tensor and Module (methods and properties; attributes are described in the class docstring). Each object once, under its first exported name."""
+    names, seen = {}, set()
+    for module_name in MODULES:
+        module = importlib.import_module(module_name)
+        for name in dir(module):
+            obj = getattr(module, name)
+            if name.startswith("_") or isinstance(obj, types.ModuleType):
+                continue
+            if not (inspect.isfunction(obj) or inspect.isclass(obj)):
+                continue  # constants such as SHAPE_CLASSES and dtypes have no docstrings of their own
+            if not getattr(obj, "__module__", "").startswith("minidl") or id(obj) in seen:
+                continue
+            seen.add(id(obj))
+            names[f"{module_name}.{name}"] = obj.__doc__
+    for cls in (minidl.Tensor, minidl.nn.Module):
+        for name, member in vars(cls).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(member, property):
+                doc = member.fget.__doc__
+            elif isinstance(member, (staticmethod, classmethod)):
+                doc = member.__func__.__doc__
+            elif callable(member):
+                doc = member.__doc__
+            else:
+                continue
+            names[f"{cls.__name__}.{name}"] = doc
+    return names
+
+
+NAMES = _public_names()
+
+
+def _toc_chapters():
+    """Chapter files of _toc.yml (as book/...md) and their titles."""
+    listed = re.findall(r"^\s*-\s*file:\s*(\S+)\s*$", (ROOT / "_toc.yml").read_text(), re.M)
+    chapters = {}
+    for entry in listed:
+        path = entry if entry.endswith(".md") else entry + ".md"
+        source = ROOT / path
+        if source.exists():
+            title = next((line[2:].strip() for line in source.read_text().splitlines() if line.startswith("# ")), None)
+            chapters[path] = title
+    return chapters
+
+
+CHAPTERS = _toc_chapters()
+
+
+@pytest.fixture
+def backend():
+    """Docstrings do not depend on the backend: run once, not once per backend."""
+    return "numpy"
+
+
+def test_collects_the_library():
+    assert len(NAMES) > 150 and "minidl.nn.Linear" in NAMES and "Tensor.backward" in NAMES
+
+
+def test_exceptions_are_current():
+    """Every exception is still a public name, and still names no chapter (else it should leave the list)."""
+    for name in NOT_TAUGHT:
+        assert name in NAMES, f"{name} is in NOT_TAUGHT but is not a public name any more"
+        assert "Taught in" not in (NAMES[name] or ""), f"{name} names a chapter; remove it from NOT_TAUGHT"
+
+
+@pytest.mark.parametrize("name", sorted(NAMES))
+def test_docstring_names_its_chapter(name):
+    doc = NAMES[name]
+    assert doc and doc.strip(), f"{name} has no docstring"
+    for path in PATH.findall(doc):
+        assert (ROOT / path).exists(), f"{name}: {path} does not exist"
+        assert path in CHAPTERS, f"{name}: {path} is not a chapter of _toc.yml"
+    if name in NOT_TAUGHT:
+        return
+    last = doc.strip().splitlines()[-1].strip()
+    assert TAUGHT_LINE.fullmatch(last), f'{name}: the docstring should end with Taught in "<title>" (book/...md).'
+    for title, path in CHAPTER.findall(last):
+        assert CHAPTERS.get(path) == title, f"{name}: the chapter {path} is titled {CHAPTERS.get(path)!r}, not {title!r}"
