@@ -26,7 +26,7 @@ def linear(input, weight, bias=None):
         )
     out = input.data @ weight.data.T
     if bias is not None:
-        out = out + bias.data
+        out += bias.data  # in place: ``out`` is a fresh array
 
     def backward(g):
         grad_input = g @ weight.data if input.requires_grad else None
