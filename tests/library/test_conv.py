@@ -94,6 +94,69 @@ def _assert_close(ours, theirs, name):
     np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+def _check_layer_against_pytorch(ours, theirs, shape, rng, torch):
+    """Same weights, same input, same upstream gradient: outputs and every gradient must agree."""
+    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    x = rng.normal(size=shape).astype(np.float32)
+    x_ours, (x_theirs,) = minidl.tensor(x, requires_grad=True), _torch_tensors(torch, x)
+    y_ours, y_theirs = ours(x_ours), theirs(x_theirs)
+    assert y_ours.shape == tuple(y_theirs.shape)
+    upstream = rng.normal(size=y_theirs.shape).astype(np.float32)
+    (y_ours * minidl.tensor(upstream)).sum().backward()
+    (y_theirs * torch.tensor(upstream)).sum().backward()
+    _assert_close(y_ours, y_theirs, "output")
+    _assert_close(x_ours.grad, x_theirs.grad, "input gradient")
+    _assert_close(ours.weight.grad, theirs.weight.grad, "weight gradient")
+    _assert_close(ours.bias.grad, theirs.bias.grad, "bias gradient")
+
+
+@pytest.mark.parametrize("shape, out_channels, kernel_size, stride, padding", CONV_CASES)
+def test_conv2d_layer_matches_pytorch(rng, torch, shape, out_channels, kernel_size, stride, padding):
+    ours = nn.Conv2d(shape[1], out_channels, kernel_size, stride, padding)
+    theirs = torch.nn.Conv2d(shape[1], out_channels, kernel_size, stride, padding)
+    _check_layer_against_pytorch(ours, theirs, shape, rng, torch)
+
+
+@pytest.mark.parametrize("shape, out_channels, kernel_size, stride, padding, output_padding", TRANSPOSE_CASES)
+def test_conv_transpose2d_layer_matches_pytorch(
+    rng, torch, shape, out_channels, kernel_size, stride, padding, output_padding
+):
+    ours = nn.ConvTranspose2d(shape[1], out_channels, kernel_size, stride, padding, output_padding)
+    theirs = torch.nn.ConvTranspose2d(shape[1], out_channels, kernel_size, stride, padding, output_padding)
+    _check_layer_against_pytorch(ours, theirs, shape, rng, torch)
+
+
+@pytest.mark.parametrize("shape, kernel_size, stride, padding", POOL_CASES)
+@pytest.mark.parametrize("pool", ["max_pool2d", "avg_pool2d"])
+def test_pooling_gradients_match_finite_differences(rng, pool, shape, kernel_size, stride, padding):
+    # a permutation keeps entries apart, so a nudge of eps never changes which entry is a window's max
+    x = leaf(rng.permutation(np.prod(shape)).reshape(shape) / 10.0)
+    assert minidl.gradcheck(lambda a: getattr(F, pool)(a, kernel_size, stride, padding), [x])
+
+
+def test_naive_convolution_gradients_match_finite_differences(rng):
+    x = leaf(rng.normal(size=(1, 2, 5, 4)))
+    weight = leaf(rng.normal(size=(2, 2, 3, 2)))
+    bias = leaf(rng.normal(size=(2,)))
+    assert minidl.gradcheck(lambda a, w, b: F.conv2d_naive(a, w, b, 2, 1), [x, weight, bias])
+
+
+# ---- the naive loop and the fast im2col version compute the same sum -----------------------
+@pytest.mark.parametrize("shape, out_channels, kernel_size, stride, padding", CONV_CASES)
+def test_naive_and_fast_convolutions_agree(rng, shape, out_channels, kernel_size, stride, padding):
+    x = leaf(rng.normal(size=shape))
+    weight = leaf(rng.normal(size=_weight_shape(shape[1], out_channels, kernel_size)))
+    bias = leaf(rng.normal(size=(out_channels,)))
+    fast = F.conv2d(x, weight, bias, stride, padding)
+    naive = F.conv2d_naive(x, weight, bias, stride, padding)
+    np.testing.assert_allclose(minidl.to_numpy(fast), minidl.to_numpy(naive), rtol=1e-12, atol=1e-12)
+
+
+# ---- PyTorch parity (float32) ----------------------------------------------------------------
+def _assert_close(ours, theirs, name):
+    np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+
+
 @pytest.mark.parametrize("shape, out_channels, kernel_size, stride, padding", CONV_CASES)
 def test_conv2d_layer_matches_pytorch(rng, torch, shape, out_channels, kernel_size, stride, padding):
     ours = nn.Conv2d(shape[1], out_channels, kernel_size, stride, padding)
