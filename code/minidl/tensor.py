@@ -725,6 +725,10 @@ class Tensor:
         dim = _normalize_dim(dim, self.ndim + 1)
         return self.reshape(self.shape[:dim] + (1,) + self.shape[dim:])
 
+    def unbind(self, dim=0):
+        """The slices along ``dim`` as a tuple; see ``minidl.unbind``."""
+        return unbind(self, dim)
+
     def expand(self, *shape):
         """Broadcast size-1 dimensions to ``shape`` without copying; the backward sums over them."""
         shape = _shape_arg(shape)
@@ -782,6 +786,32 @@ def stack(tensors, dim=0):
     if len({t.shape for t in tensors}) > 1:
         raise ValueError(f"stack(): all tensors must have the same shape, got {[t.shape for t in tensors]}")
     return cat([t.unsqueeze(dim) for t in tensors], dim)
+
+
+def unbind(input, dim=0):
+    """The slices of ``input`` along ``dim``, as a tuple (PyTorch's ``torch.unbind``).
+
+    The slices write their gradients into one shared array that a single node hands down, so
+    unbinding a sequence of length T costs O(T) in the backward pass; indexing step by step would
+    give every step a zero gradient of the whole sequence, O(T^2).
+    """
+    dim = _normalize_dim(dim, input.ndim)
+    prefix = (slice(None),) * dim
+    if not (input.requires_grad and _grad_enabled):
+        return tuple(Tensor._from_op(input.data[prefix + (t,)], (), None) for t in range(input.shape[dim]))
+    shared = {}
+    hub = Tensor._from_op(input.data, (input,), lambda _token: (shared.pop("grad"),))
+
+    def piece(t):
+        def backward(g):
+            if "grad" not in shared:
+                shared["grad"] = backend.xp().zeros_like(input.data)
+            shared["grad"][prefix + (t,)] += g
+            return (backend.xp().zeros((), dtype=g.dtype),)  # a token: the hub has a gradient to hand down
+
+        return Tensor._from_op(input.data[prefix + (t,)], (hub,), backward)
+
+    return tuple(piece(t) for t in range(input.shape[dim]))
 
 
 def where(condition, input, other):

@@ -110,6 +110,21 @@ def test_cat_and_stack_gradients(dim, rng):
     assert gradcheck(lambda x, y: minidl.stack([x, y * 2], dim=dim), [a, b])
 
 
+@pytest.mark.parametrize("dim", [0, 1, -1])
+def test_unbind_gradient(dim, rng):
+    x = leaf(rng.normal(size=(3, 2, 4)))
+    weights = [leaf(rng.normal(size=s), requires_grad=False) for s in (x.unbind(dim)[0].shape,) * x.shape[dim]]
+    assert gradcheck(lambda t: minidl.stack([p * w for p, w in zip(minidl.unbind(t, dim), weights)]), [x])
+
+
+def test_unbind_gives_the_slices_and_skips_unused_ones():
+    x = minidl.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
+    first, second, third = x.unbind()
+    np.testing.assert_array_equal(second.detach().numpy(), [2.0, 3.0])
+    (first * 2 + third).sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]])
+
+
 def test_permute_gradient(rng):
     x = leaf(rng.normal(size=(2, 3, 4)))
     weights = leaf(rng.normal(size=(4, 2, 3)), requires_grad=False)

@@ -27,6 +27,7 @@ MODULES = [
 # Public names that no chapter uses, and why. Keep it short: prefer naming a chapter that uses a name.
 NOT_TAUGHT = {
     "minidl.arange": "PyTorch-compatible factory; the chapters build index ranges with NumPy",
+    "minidl.unbind": "used inside the recurrent layers to split a sequence into steps; no chapter calls it",
     "minidl.is_grad_enabled": "PyTorch-compatible query; the chapters use no_grad itself",
     "minidl.load": "checkpointing; no chapter saves a model to disk",
     "minidl.save": "checkpointing; no chapter saves a model to disk",
@@ -43,6 +44,7 @@ NOT_TAUGHT = {
     "minidl.backend.host_generator": "backend machinery (seeded host draws)",
     "minidl.backend.xp": "backend machinery (the array namespace inside the library)",
     "Tensor.size": "PyTorch-compatible spelling of shape",
+    "Tensor.unbind": "method form of minidl.unbind, which no chapter calls",
     "Tensor.dim": "PyTorch-compatible spelling of ndim",
     "Tensor.to": "PyTorch-compatible cast; the chapters pick dtypes when creating tensors",
     "Tensor.float": "PyTorch-compatible cast",

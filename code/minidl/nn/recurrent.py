@@ -13,7 +13,7 @@ from minidl import backend
 from minidl.nn import functional as F
 from minidl.nn import init
 from minidl.nn.module import Module, Parameter
-from minidl.tensor import Tensor, stack
+from minidl.tensor import Tensor, stack, unbind
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "rnn_step", "lstm_step", "lstm_step_fused", "gru_step"]
 
@@ -279,7 +279,7 @@ class _RNNBase(Module):
                 sequence = F.dropout(sequence, self.dropout, self.training)
             weight_ih, weight_hh, bias_ih, bias_hh = self._weights(layer)
             # the input's part of every step at once: one matrix product over the whole sequence
-            projections = _unbind_time(F.linear(sequence, weight_ih, bias_ih))
+            projections = unbind(F.linear(sequence, weight_ih, bias_ih))
             state = tuple(s[layer] for s in states)
             outputs = []
             for projection in projections:
@@ -396,33 +396,3 @@ def _check_nonlinearity(nonlinearity, name):
     if nonlinearity not in ("tanh", "relu"):
         raise ValueError(f"{name}: nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
     return nonlinearity
-
-
-def _unbind_time(sequence):
-    """Split a (seq, ...) tensor into one tensor per time step, with a backward that costs O(seq).
-
-    Indexing ``sequence[t]`` would give each step a backward that builds a zero array the size of the
-    whole sequence, O(seq^2) in all. Here the steps write their gradients into one shared array, and
-    a hub node between them and ``sequence`` hands that array down once, after every step has written.
-    """
-    if not sequence.requires_grad:
-        return [Tensor._from_op(sequence.data[t], (), None) for t in range(sequence.shape[0])]
-    xp = backend.xp()
-    shared = {}
-
-    def collect(_token):
-        return (shared.pop("grad"),)
-
-    hub = Tensor._from_op(sequence.data, (sequence,), collect)
-
-    def step(t):
-        def backward(g):
-            if "grad" not in shared:
-                shared["grad"] = xp.zeros_like(sequence.data)
-            shared["grad"][t] += g
-            # a scalar token tells the engine that the hub has a gradient waiting to be collected
-            return (xp.zeros((), dtype=g.dtype),)
-
-        return Tensor._from_op(sequence.data[t], (hub,), backward)
-
-    return [step(t) for t in range(sequence.shape[0])]
