@@ -15,7 +15,7 @@ from minidl.nn import init
 from minidl.nn.module import Module, Parameter
 from minidl.tensor import Tensor, stack, unbind
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "rnn_step", "lstm_step", "lstm_step_fused", "gru_step"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "rnn_step", "lstm_step", "lstm_sequence_fused", "gru_step"]
 
 
 # ---- one time step ------------------------------------------------------------------------------
@@ -46,60 +46,75 @@ def lstm_step(input_projection, hidden, cell_state, weight_hh, bias_hh):
     """
     size = hidden.shape[-1]
     gates = input_projection + F.linear(hidden, weight_hh, bias_hh)
-    input_gate = _sigmoid(gates[..., 0 * size : 1 * size])
-    forget_gate = _sigmoid(gates[..., 1 * size : 2 * size])
+    input_gate = gates[..., 0 * size : 1 * size].sigmoid()
+    forget_gate = gates[..., 1 * size : 2 * size].sigmoid()
     candidate = gates[..., 2 * size : 3 * size].tanh()
-    output_gate = _sigmoid(gates[..., 3 * size : 4 * size])
+    output_gate = gates[..., 3 * size : 4 * size].sigmoid()
     cell_state = forget_gate * cell_state + input_gate * candidate
     hidden = output_gate * cell_state.tanh()
     return hidden, cell_state
 
 
-def lstm_step_fused(input_projection, hidden, cell_state, weight_hh, bias_hh):
-    """``lstm_step`` as a single graph node whose backward is written out by hand; returns (h_t, c_t).
+def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_hh):
+    """``lstm_step`` over a whole sequence as one graph node, with backpropagation through time
+    written out by hand; returns (h_1..h_T stacked, h_T, c_T).
 
-    The same equations, but one node per time step instead of fifteen, which makes the ``LSTM`` layer's
-    time loop several times faster. ``LSTMCell`` keeps the readable version; the tests check both
+    ``input_projections`` holds x_t W_ih^T + b_ih for every step, shape (T, batch, 4*hidden). The same
+    equations as ``lstm_step``, but one node instead of fifteen per step, and the gradient of W_hh is
+    one matrix product over all steps. ``LSTMCell`` keeps the readable version; the tests check both
     against PyTorch and finite differences. Taught in "Long short-term memory" (book/part2/lstm.md).
     """
     xp = backend.xp()
-    size = hidden.shape[-1]
-    gates = input_projection.data + hidden.data @ weight_hh.data.T
-    if bias_hh is not None:
-        gates = gates + bias_hh.data
-    input_gate = 0.5 * (1 + xp.tanh(0.5 * gates[..., 0 * size : 1 * size]))
-    forget_gate = 0.5 * (1 + xp.tanh(0.5 * gates[..., 1 * size : 2 * size]))
-    candidate = xp.tanh(gates[..., 2 * size : 3 * size])
-    output_gate = 0.5 * (1 + xp.tanh(0.5 * gates[..., 3 * size : 4 * size]))
-    new_cell_state = forget_gate * cell_state.data + input_gate * candidate
-    squashed_cell = xp.tanh(new_cell_state)
-    new_hidden = output_gate * squashed_cell
+    steps, size = input_projections.shape[0], hidden.shape[-1]
+    dtype = input_projections.dtype
+    hiddens = xp.empty((steps + 1,) + hidden.shape, dtype=dtype)  # h_0 .. h_T
+    cells = xp.empty((steps + 1,) + hidden.shape, dtype=dtype)  # c_0 .. c_T
+    gates = xp.empty(input_projections.shape, dtype=dtype)  # i, f, g, o after their nonlinearities
+    hiddens[0], cells[0] = hidden.data, cell_state.data
+    for t in range(steps):
+        pre_activation = input_projections.data[t] + hiddens[t] @ weight_hh.data.T
+        if bias_hh is not None:
+            pre_activation += bias_hh.data
+        gates[t, ..., : 2 * size] = 0.5 * (1 + xp.tanh(0.5 * pre_activation[..., : 2 * size]))  # i, f
+        gates[t, ..., 2 * size : 3 * size] = xp.tanh(pre_activation[..., 2 * size : 3 * size])  # g
+        gates[t, ..., 3 * size :] = 0.5 * (1 + xp.tanh(0.5 * pre_activation[..., 3 * size :]))  # o
+        input_gate, forget_gate, candidate, output_gate = _split_gates(gates[t], size)
+        cells[t + 1] = forget_gate * cells[t] + input_gate * candidate
+        hiddens[t + 1] = output_gate * xp.tanh(cells[t + 1])
 
     def backward(g):
-        grad_hidden_out, grad_cell_out = g[..., :size], g[..., size:]
-        # c_t reaches the loss directly and through h_t = o_t * tanh(c_t)
-        grad_cell = grad_cell_out + grad_hidden_out * output_gate * (1 - squashed_cell * squashed_cell)
-        grad_gates = xp.concatenate(
-            [
-                grad_cell * candidate * input_gate * (1 - input_gate),
-                grad_cell * cell_state.data * forget_gate * (1 - forget_gate),
-                grad_cell * input_gate * (1 - candidate * candidate),
-                grad_hidden_out * squashed_cell * output_gate * (1 - output_gate),
-            ],
-            axis=-1,
-        )
-        rows = grad_gates.reshape(-1, grad_gates.shape[-1])
+        grad_outputs, grad_cell = g[:steps], g[steps].copy()  # c_T also reaches the loss directly
+        grad_hidden = xp.zeros_like(hidden.data)
+        grad_gates = xp.empty_like(gates)
+        for t in reversed(range(steps)):
+            input_gate, forget_gate, candidate, output_gate = _split_gates(gates[t], size)
+            squashed_cell = xp.tanh(cells[t + 1])
+            grad_hidden = grad_hidden + grad_outputs[t]
+            # c_t reaches the loss through h_t = o_t * tanh(c_t) and through c_{t+1}
+            grad_cell = grad_cell + grad_hidden * output_gate * (1 - squashed_cell * squashed_cell)
+            grad_gates[t, ..., :size] = grad_cell * candidate * input_gate * (1 - input_gate)
+            grad_gates[t, ..., size : 2 * size] = grad_cell * cells[t] * forget_gate * (1 - forget_gate)
+            grad_gates[t, ..., 2 * size : 3 * size] = grad_cell * input_gate * (1 - candidate * candidate)
+            grad_gates[t, ..., 3 * size :] = grad_hidden * squashed_cell * output_gate * (1 - output_gate)
+            grad_hidden = grad_gates[t] @ weight_hh.data  # to h_{t-1}
+            grad_cell = grad_cell * forget_gate  # to c_{t-1}: the additive path
+        rows = grad_gates.reshape(-1, 4 * size)
         return (
-            grad_gates,                                        # input_projection
-            grad_gates @ weight_hh.data,                       # h_{t-1}
-            grad_cell * forget_gate,                           # c_{t-1}: the additive path
-            rows.T @ hidden.data.reshape(-1, size),            # W_hh
-            rows.sum(axis=0) if bias_hh is not None else None, # b_hh
+            grad_gates,                                                   # input projections
+            grad_hidden,                                                  # h_0
+            grad_cell,                                                    # c_0
+            rows.T @ hiddens[:-1].reshape(-1, size),                      # W_hh, all steps at once
+            rows.sum(axis=0) if bias_hh is not None else None,            # b_hh
         )
 
-    parents = (input_projection, hidden, cell_state, weight_hh) + ((bias_hh,) if bias_hh is not None else ())
-    both = Tensor._from_op(xp.concatenate([new_hidden, new_cell_state], axis=-1), parents, backward)
-    return both[..., :size], both[..., size:]
+    parents = (input_projections, hidden, cell_state, weight_hh) + ((bias_hh,) if bias_hh is not None else ())
+    both = Tensor._from_op(xp.concatenate([hiddens[1:], cells[-1:]], axis=0), parents, backward)
+    outputs = both[:steps]
+    return outputs, outputs[steps - 1], both[steps]
+
+
+def _split_gates(gates, size):
+    return gates[..., :size], gates[..., size : 2 * size], gates[..., 2 * size : 3 * size], gates[..., 3 * size :]
 
 
 def gru_step(input_projection, hidden, weight_hh, bias_hh):
@@ -114,8 +129,8 @@ def gru_step(input_projection, hidden, weight_hh, bias_hh):
     """
     size = hidden.shape[-1]
     recurrent = F.linear(hidden, weight_hh, bias_hh)
-    reset_gate = _sigmoid(input_projection[..., 0:size] + recurrent[..., 0:size])
-    update_gate = _sigmoid(input_projection[..., size : 2 * size] + recurrent[..., size : 2 * size])
+    reset_gate = (input_projection[..., 0:size] + recurrent[..., 0:size]).sigmoid()
+    update_gate = (input_projection[..., size : 2 * size] + recurrent[..., size : 2 * size]).sigmoid()
     candidate = (input_projection[..., 2 * size :] + reset_gate * recurrent[..., 2 * size :]).tanh()
     return (1 - update_gate) * candidate + update_gate * hidden
 
@@ -258,6 +273,14 @@ class _RNNBase(Module):
         """Advance ``state`` (a tuple of hidden, and cell state for the LSTM) by one time step."""
         raise NotImplementedError
 
+    def _run(self, projections, state, weight_hh, bias_hh):
+        """Every step's hidden state (stacked over time) and the final state, one ``_step`` at a time."""
+        outputs = []
+        for projection in unbind(projections):
+            state = self._step(projection, state, weight_hh, bias_hh)
+            outputs.append(state[0])
+        return stack(outputs), state
+
     def forward(self, input, hx=None):
         """Run over the whole sequence; returns every step's top-layer hidden state and the final states."""
         name = type(self).__name__
@@ -279,13 +302,8 @@ class _RNNBase(Module):
                 sequence = F.dropout(sequence, self.dropout, self.training)
             weight_ih, weight_hh, bias_ih, bias_hh = self._weights(layer)
             # the input's part of every step at once: one matrix product over the whole sequence
-            projections = unbind(F.linear(sequence, weight_ih, bias_ih))
-            state = tuple(s[layer] for s in states)
-            outputs = []
-            for projection in projections:
-                state = self._step(projection, state, weight_hh, bias_hh)
-                outputs.append(state[0])
-            sequence = stack(outputs)
+            projections = F.linear(sequence, weight_ih, bias_ih)
+            sequence, state = self._run(projections, tuple(s[layer] for s in states), weight_hh, bias_hh)
             finals.append(state)
         final = tuple(stack([f[k] for f in finals]) for k in range(self.state_count))
         output = sequence
@@ -356,8 +374,9 @@ class LSTM(_RNNBase):
     gate_count = 4
     state_count = 2
 
-    def _step(self, input_projection, state, weight_hh, bias_hh):
-        return lstm_step_fused(input_projection, state[0], state[1], weight_hh, bias_hh)
+    def _run(self, projections, state, weight_hh, bias_hh):
+        outputs, hidden, cell_state = lstm_sequence_fused(projections, state[0], state[1], weight_hh, bias_hh)
+        return outputs, (hidden, cell_state)
 
 
 class GRU(_RNNBase):
@@ -379,13 +398,6 @@ def _uniform_parameter(shape, hidden_size):
     bound = 1 / math.sqrt(hidden_size)
     init.uniform_(parameter, -bound, bound)
     return parameter
-
-
-def _sigmoid(x):
-    """sigma(x) = (1 + tanh(x / 2)) / 2: the same function as ``Tensor.sigmoid``, never overflows, and
-    tanh is several times faster than the log-add-exp form there, which matters inside a time loop."""
-    out = 0.5 * (1 + backend.xp().tanh(0.5 * x.data))
-    return Tensor._from_op(out, (x,), lambda g: (g * out * (1 - out),))
 
 
 def _zeros(shape, dtype):
