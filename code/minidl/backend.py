@@ -83,9 +83,7 @@ class CupyBackend(Backend):
 
         self.xp = cupy
         self._cupyx = cupyx
-        super_seed = 0
-        self.host_rng = numpy.random.default_rng(super_seed)
-        self.device_rng = cupy.random.RandomState(super_seed)
+        self.seed(0)
 
     def seed(self, seed):
         self.host_rng = numpy.random.default_rng(seed)

@@ -197,8 +197,7 @@ class RNNCell(_CellBase):
         return hidden if batched else hidden.squeeze(0)
 
     def extra_repr(self):
-        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
-        return super().extra_repr() + extra
+        return super().extra_repr() + _nonlinearity_repr(self.nonlinearity)
 
 
 class LSTMCell(_CellBase):
@@ -361,8 +360,7 @@ class RNN(_RNNBase):
         return (rnn_step(input_projection, state[0], weight_hh, bias_hh, self.nonlinearity),)
 
     def extra_repr(self):
-        extra = "" if self.nonlinearity == "tanh" else f", nonlinearity={self.nonlinearity!r}"
-        return super().extra_repr() + extra
+        return super().extra_repr() + _nonlinearity_repr(self.nonlinearity)
 
 
 class LSTM(_RNNBase):
@@ -402,6 +400,11 @@ def _uniform_parameter(shape, hidden_size):
 
 def _zeros(shape, dtype):
     return Tensor(backend.xp().zeros(shape, dtype=dtype))
+
+
+def _nonlinearity_repr(nonlinearity):
+    """The repr's mention of a non-default nonlinearity, as PyTorch prints it."""
+    return "" if nonlinearity == "tanh" else f", nonlinearity={nonlinearity!r}"
 
 
 def _check_nonlinearity(nonlinearity, name):
