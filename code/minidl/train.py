@@ -24,19 +24,32 @@ def evaluate(model, loader, loss_fn):
     """
     was_training = model.training
     model.eval()
-    total_loss, total_correct, count = 0.0, 0.0, 0
-    classes = True
+    totals = _EpochTotals()
     with no_grad():
         for inputs, targets in loader:
             outputs = model(inputs)
-            n = len(targets)
-            total_loss += loss_fn(outputs, targets).item() * n
-            classes = classes and targets.dtype.kind in "iu" and outputs.ndim == 2
-            if classes:
-                total_correct += accuracy(outputs, targets) * n
-            count += n
+            totals.add(loss_fn(outputs, targets).item(), outputs, targets)
     model.train(was_training)
-    return total_loss / count, (total_correct / count if classes else None)
+    return totals.means()
+
+
+class _EpochTotals:
+    """Running sums over the batches of an epoch, for its mean loss and accuracy (None unless the
+    targets are class indices)."""
+
+    def __init__(self):
+        self.loss, self.correct, self.count, self.classes = 0.0, 0.0, 0, True
+
+    def add(self, loss_value, outputs, targets):
+        n = len(targets)
+        self.loss += loss_value * n
+        self.count += n
+        self.classes = self.classes and targets.dtype.kind in "iu" and outputs.ndim == 2
+        if self.classes:
+            self.correct += accuracy(outputs, targets) * n
+
+    def means(self):
+        return self.loss / self.count, (self.correct / self.count if self.classes else None)
 
 
 class History(dict):
@@ -75,7 +88,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
         bar = range(1, epochs + 1)
     for epoch in bar:
         model.train()
-        total_loss, total_correct, count, classes = 0.0, 0.0, 0, True
+        totals = _EpochTotals()
         for step, (inputs, targets) in enumerate(train_loader, start=1):
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
@@ -88,22 +101,18 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            n = len(targets)
-            total_loss += value * n
-            classes = classes and targets.dtype.kind in "iu" and outputs.ndim == 2
-            if classes:
-                total_correct += accuracy(outputs, targets) * n
-            count += n
+            totals.add(value, outputs, targets)
         if scheduler is not None:
             scheduler.step()
-        history["train_loss"].append(total_loss / count)
-        history["train_accuracy"].append(total_correct / count if classes else None)
+        train_loss, train_accuracy = totals.means()
+        history["train_loss"].append(train_loss)
+        history["train_accuracy"].append(train_accuracy)
         if val_loader is not None:
             val_loss, val_accuracy = evaluate(model, val_loader, loss_fn)
             history["val_loss"].append(val_loss)
             history["val_accuracy"].append(val_accuracy)
             if progress:
-                bar.set_postfix(train_loss=history["train_loss"][-1], val_loss=val_loss)
+                bar.set_postfix(train_loss=train_loss, val_loss=val_loss)
             if patience is not None:
                 if val_loss < best_loss:
                     best_loss, waited, history["best_epoch"] = val_loss, 0, epoch
