@@ -6,34 +6,14 @@ rule, one step). ``Tensor.backward`` visits the recorded graph once, in reverse 
 Taught in the chapter "Gradient descent and backpropagation" (``book/part1/backprop.md``).
 """
 
-import contextlib
 import math
 from collections import namedtuple
 
+from minidl import autograd as _autograd
 from minidl import backend
-
-_grad_enabled = True
+from minidl.autograd import is_grad_enabled, no_grad  # noqa: F401  (re-exported: minidl.no_grad)
 
 ReductionResult = namedtuple("ReductionResult", ["values", "indices"])
-
-
-@contextlib.contextmanager
-def no_grad():
-    """Inside this block operations record no graph: for evaluation and parameter updates.
-
-    Taught in "The perceptron" (book/part1/perceptron.md) and "Gradient descent and backpropagation" (book/part1/backprop.md).
-    """
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
-
-
-def is_grad_enabled():
-    """Whether operations record the graph now (False inside ``no_grad``), as ``torch.is_grad_enabled``."""
-    return _grad_enabled
 
 
 def _default_dtype(data):
@@ -72,38 +52,79 @@ class Tensor:
     """
 
     __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_retains_grad", "__weakref__")
+    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "_grad_accumulator", "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
         self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self._parents = ()
-        self._backward = None
-        self._retains_grad = False
-        if self.requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError(
-                f"only floating-point tensors can require gradients (got dtype {self.data.dtype})"
-            )
+        self.grad_fn = None
+        self._grad_accumulator = None
+        self._requires_grad = False
+        self.requires_grad = requires_grad
 
     @classmethod
-    def _from_op(cls, data, parents, backward):
-        """The result of an operation: graph recorded only if an input needs a gradient."""
+    def _from_op(cls, data, parents, backward, name=None, saved=None):
+        """The result of an operation: a graph node is recorded only if an input needs a gradient.
+
+        ``backward(g)`` returns one gradient (or None) per tensor in ``parents``. The node's name
+        defaults to one made from the defining function (``__mul__`` -> ``MulBackward0``), and the
+        arrays it must keep unchanged default to those its closure holds.
+        """
         out = cls.__new__(cls)
         if not backend.current().is_array(data):  # NumPy turns 0-d results into scalars
             data = backend.xp().asarray(data)
         out.data = data
         out.grad = None
-        out._retains_grad = False
-        if _grad_enabled and any(p.requires_grad for p in parents):
-            out.requires_grad = True
-            out._parents = parents
-            out._backward = backward
-        else:
-            out.requires_grad = False
-            out._parents = ()
-            out._backward = None
+        out._requires_grad = False
+        out._grad_accumulator = None
+        out.grad_fn = None
+        if backward is not None and _autograd._grad_enabled and any(p.requires_grad for p in parents):
+            if saved is None:
+                saved = _autograd.saved_arrays(backward, _arrays_of)
+            edges = tuple((p._edge(), 0) for p in parents)
+            out.grad_fn = _autograd.Node(name or _autograd.node_name(backward), backward, edges, saved)
         return out
+
+    def _edge(self):
+        """The node that a gradient for this tensor goes to: its operation's, or its leaf accumulator."""
+        if self.grad_fn is not None:
+            return self.grad_fn
+        if not self._requires_grad:
+            return None
+        if self._grad_accumulator is None:
+            self._grad_accumulator = _autograd.AccumulateGrad(self)
+        return self._grad_accumulator
+
+    @property
+    def requires_grad(self):
+        """Whether operations on this tensor are recorded for ``backward``.
+
+        Only floating-point leaves can be set to require a gradient; a result of recorded
+        operations always requires one. Raises RuntimeError otherwise, with PyTorch's messages.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
+        return self.grad_fn is not None or self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a "
+                    "computed variable in a subgraph that doesn't require differentiation use "
+                    "var_no_grad = var.detach()."
+                )
+            return
+        if value and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients "
+                f"(this tensor's dtype is {self.data.dtype}; convert it with .float() first)"
+            )
+        self._requires_grad = value
+        if not value:
+            self._grad_accumulator = None
 
     # ---- properties ----------------------------------------------------------------------------
     @property
@@ -136,7 +157,7 @@ class Tensor:
 
         Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
         """
-        return self._backward is None
+        return self.grad_fn is None
 
     @property
     def T(self):
@@ -215,7 +236,7 @@ class Tensor:
         if self.dtype not in (backend.float32, backend.int64, backend.bool_):
             extras.append(f"dtype={self.dtype}")
         if self.requires_grad:
-            extras.append("requires_grad=True" if self.is_leaf else "grad_fn=<backward>")
+            extras.append("requires_grad=True" if self.is_leaf else f"grad_fn=<{self.grad_fn.name()}>")
         return "tensor(" + ", ".join([body] + extras) + ")"
 
     def detach(self):
@@ -230,8 +251,6 @@ class Tensor:
 
         Taught in "Attention and transformers" (book/part2/attention.md).
         """
-        if requires_grad and self.data.dtype.kind not in "fc":
-            raise RuntimeError(f"only floating-point tensors can require gradients (got {self.dtype})")
         self.requires_grad = requires_grad
         return self
 
@@ -240,8 +259,16 @@ class Tensor:
 
         Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
         """
-        self._retains_grad = True
+        if self.grad_fn is None and not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn._retained = self
         return self
+
+    @property
+    def retains_grad(self):
+        """True for a non-leaf tensor whose ``retain_grad()`` was called."""
+        return self.grad_fn is not None and self.grad_fn._retained is self
 
     def to(self, dtype):
         """Cast to ``dtype``; the gradient is cast back on the way down."""
@@ -268,21 +295,29 @@ class Tensor:
         return Tensor._from_op(self.data.copy(), (self,), lambda g: (g,))
 
     # ---- autodiff ------------------------------------------------------------------------------
-    def backward(self, gradient=None):
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient.
 
-        ``self`` must be a scalar (a loss) unless ``gradient``, of self's shape, is given.
+        ``self`` must be a scalar (a loss) unless ``gradient``, of self's shape, is given. The graph's
+        saved values are freed afterwards; pass ``retain_graph=True`` to go through it again.
+        Raises RuntimeError, with PyTorch's message, for a tensor without a graph, a second pass
+        through a freed graph, or a saved value changed in place since the forward pass.
 
         Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
         """
+        if create_graph:
+            raise NotImplementedError(
+                "backward(create_graph=True): minidl does not record the backward pass, so it has no "
+                "higher-order derivatives; differentiate twice with finite differences instead"
+            )
         if not self.requires_grad:
-            raise RuntimeError("backward(): this tensor does not require grad and has no graph")
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
         xp = backend.xp()
         if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(
-                    f"backward(): grad can be implicitly created only for scalar outputs; this tensor "
-                    f"has shape {self.shape}, so pass gradient= of that shape (or call .sum() first)"
+                    f"grad can be implicitly created only for scalar outputs; this tensor has shape "
+                    f"{self.shape}, so pass gradient= of that shape (or call .sum() first)"
                 )
             gradient = xp.ones_like(self.data)
         else:
@@ -291,29 +326,18 @@ class Tensor:
                 raise RuntimeError(
                     f"backward(): gradient has shape {tuple(gradient.shape)}, expected {self.shape}"
                 )
-        grads = {id(self): gradient}
-        for node in reversed(_topological_order(self)):
-            grad = grads.pop(id(node), None)
-            if grad is None:
-                continue
-            if node._backward is None or node._retains_grad:
-                node._accumulate(grad)
-            if node._backward is None:
-                continue
-            for parent, parent_grad in zip(node._parents, node._backward(grad)):
-                if parent_grad is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                grads[key] = grads[key] + parent_grad if key in grads else parent_grad
+        _autograd.run_backward(self._edge(), gradient, retain_graph=bool(retain_graph))
 
     def _accumulate(self, grad):
-        xp = backend.xp()
-        grad = xp.asarray(grad)
-        if grad.dtype != self.data.dtype:
-            grad = grad.astype(self.data.dtype)
+        """Add ``grad`` into ``self.grad``, which owns its memory: a first gradient is copied, never kept."""
+        grad = backend.xp().asarray(grad)
+        if grad.shape != self.data.shape:
+            raise RuntimeError(
+                f"backward: the gradient computed for a tensor of shape {self.shape} has shape "
+                f"{tuple(grad.shape)}"
+            )
         if self.grad is None:
-            # own the memory: backward closures may hand out views of shared or broadcast arrays
-            self.grad = Tensor._from_op(grad if grad.base is None else grad.copy(), (), None)
+            self.grad = Tensor._from_op(grad.astype(self.data.dtype, copy=True), (), None)
         else:
             self.grad.data += grad
 
@@ -341,24 +365,35 @@ class Tensor:
     def __add__(self, other):
         self, other = self._operands(other)
 
+        first, second = self.shape, other.shape  # addition keeps no values for backward, only shapes
+
         def backward(g):
-            return _unbroadcast(g, self.shape), _unbroadcast(g, other.shape)
+            return _unbroadcast(g, first), _unbroadcast(g, second)
 
         return Tensor._from_op(self.data + other.data, (self, other), backward)
 
     def __sub__(self, other):
         self, other = self._operands(other)
 
+        first, second = self.shape, other.shape
+
         def backward(g):
-            return _unbroadcast(g, self.shape), _unbroadcast(-g, other.shape)
+            return _unbroadcast(g, first), _unbroadcast(-g, second)
 
         return Tensor._from_op(self.data - other.data, (self, other), backward)
 
     def __mul__(self, other):
         self, other = self._operands(other)
 
+        first, second = self.shape, other.shape
+        # keep a factor only where the other side needs a gradient, as PyTorch saves them
+        first_factor = self.data if other.requires_grad else None
+        second_factor = other.data if self.requires_grad else None
+
         def backward(g):
-            return _unbroadcast(g * other.data, self.shape), _unbroadcast(g * self.data, other.shape)
+            grad_first = None if second_factor is None else _unbroadcast(g * second_factor, first)
+            grad_second = None if first_factor is None else _unbroadcast(g * first_factor, second)
+            return grad_first, grad_second
 
         return Tensor._from_op(self.data * other.data, (self, other), backward)
 
@@ -404,35 +439,155 @@ class Tensor:
     def __rpow__(self, other):
         return self._lift(other) ** self
 
-    # in place, as in PyTorch: allowed under no_grad (parameter updates) or where no graph is recorded
-    def _in_place(self, other, update, out_of_place):
-        other = self._lift(other)
-        if _grad_enabled and (self.requires_grad or other.requires_grad):
-            if self.is_leaf and self.requires_grad:
-                raise RuntimeError(
-                    "a leaf tensor that requires grad can't be changed in place while the graph is "
-                    "recorded; update it inside `with minidl.no_grad():`"
-                )
-            return out_of_place(other)  # inside a graph: a new node, so saved values stay intact
-        update(self.data, other.data.astype(self.dtype, copy=False))
+    # ---- in place, as in PyTorch ------------------------------------------------------------------
+    # An in-place change writes into this tensor's memory and bumps its version counter. Inside a
+    # recorded graph the tensor then becomes the output of a new node whose input is its old value,
+    # so code that kept a reference sees the new value and earlier users keep the old graph.
+    def _in_place(self, out_of_place, *args, leaf_message=None):
+        recording = _autograd._grad_enabled and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
+        if recording:
+            self._check_in_place(leaf_message)
+            source = self._snapshot()
+            result = out_of_place(source, *args)
+        else:
+            with no_grad():
+                result = out_of_place(self, *args)
+        if result.shape != self.shape:
+            raise RuntimeError(f"output with shape {list(self.shape)} doesn't match the broadcast shape {list(result.shape)}")
+        if _category(result.dtype) > _category(self.dtype):
+            raise RuntimeError(f"result type {result.dtype} can't be cast to the desired output type {self.dtype}")
+        try:
+            self.data[...] = result.data
+        except ValueError:  # a read-only broadcast view, as made by expand()
+            raise RuntimeError(
+                "unsupported operation: more than one element of the written-to tensor refers to a single "
+                "memory location. Please clone() the tensor before performing the operation."
+            ) from None
+        _autograd.bump_version(self.data)
+        if recording:
+            if self.grad_fn is not None and self.grad_fn._retained is self:
+                self.grad_fn._retained, result.grad_fn._retained = None, self
+            self.grad_fn = result.grad_fn
         return self
+
+    def _check_in_place(self, leaf_message=None):
+        if self.grad_fn is None and self._requires_grad:
+            raise RuntimeError(
+                (leaf_message or "a leaf Variable that requires grad is being used in an in-place operation.")
+                + " (To update a parameter, do it inside `with minidl.no_grad():`, as an optimizer does.)"
+            )
+        if _autograd.is_view(self.data):
+            raise NotImplementedError(
+                "in-place change of a view inside a recorded graph: PyTorch rewrites the graph of the "
+                "viewed tensor (CopySlices); minidl does not. Change the tensor out of place "
+                "(y = y + 1) or make the view its own tensor first with .clone()"
+            )
+
+    def _snapshot(self):
+        """A tensor holding a copy of the current value, at this tensor's current place in the graph."""
+        old = Tensor.__new__(Tensor)
+        old.data, old.grad, old.grad_fn = self.data.copy(), None, self.grad_fn
+        old._requires_grad, old._grad_accumulator = self._requires_grad, self._grad_accumulator
+        return old
 
     def __iadd__(self, other):
-        return self._in_place(other, lambda a, b: a.__iadd__(b), self.__add__)
+        return self._in_place(Tensor.__add__, other)
 
     def __isub__(self, other):
-        return self._in_place(other, lambda a, b: a.__isub__(b), self.__sub__)
+        return self._in_place(Tensor.__sub__, other)
 
     def __imul__(self, other):
-        return self._in_place(other, lambda a, b: a.__imul__(b), self.__mul__)
+        return self._in_place(Tensor.__mul__, other)
 
     def __itruediv__(self, other):
-        return self._in_place(other, lambda a, b: a.__itruediv__(b), self.__truediv__)
+        return self._in_place(Tensor.__truediv__, other)
+
+    def add_(self, other):
+        """``self += other`` in place; returns self."""
+        return self._in_place(Tensor.__add__, other)
+
+    def sub_(self, other):
+        """``self -= other`` in place; returns self."""
+        return self._in_place(Tensor.__sub__, other)
+
+    def mul_(self, other):
+        """``self *= other`` in place; returns self."""
+        return self._in_place(Tensor.__mul__, other)
+
+    def div_(self, other):
+        """``self /= other`` in place; returns self."""
+        return self._in_place(Tensor.__truediv__, other)
 
     def zero_(self):
-        """Fill with zeros in place (e.g. ``p.grad.zero_()``)."""
-        self.data[...] = 0
-        return self
+        """Fill with zeros in place (e.g. ``p.grad.zero_()``); returns self."""
+        return self.fill_(0)
+
+    def fill_(self, value):
+        """Set every entry to ``value`` (a number or a one-element tensor) in place; returns self."""
+
+        def filled(old, value):
+            value = old._lift(value)
+            if value.data.size != 1:
+                raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
+            out = backend.xp().full(old.data.shape, value.data.reshape(()), dtype=old.dtype)
+
+            def backward(g):
+                xp = backend.xp()
+                return xp.zeros_like(g), g.sum().reshape(value_shape).astype(value_dtype)
+
+            value_shape, value_dtype = value.shape, value.dtype
+            return Tensor._from_op(out, (old, value), backward, name="FillBackward0", saved=())
+
+        return self._in_place(filled, value)
+
+    def clamp_(self, min=None, max=None):
+        """Clamp into [min, max] in place; returns self."""
+        return self._in_place(lambda old: old.clamp(min, max))
+
+    def copy_(self, src):
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor in place; returns self."""
+
+        def copied(old, src):
+            src = old._lift(src)
+            try:
+                out = backend.xp().broadcast_to(src.data, old.shape).astype(old.dtype)
+            except ValueError:
+                raise RuntimeError(f"copy_(): src of shape {src.shape} can't be broadcast to shape {old.shape}") from None
+            src_shape, src_dtype = src.shape, src.dtype
+
+            def backward(g):
+                return backend.xp().zeros_like(g), _unbroadcast(g, src_shape).astype(src_dtype)
+
+            return Tensor._from_op(out, (old, src), backward, name="CopyBackwards", saved=())
+
+        return self._in_place(copied, src)
+
+    def __setitem__(self, index, value):
+        index = _device_index(index)
+
+        def put(old, value):
+            value = old._lift(value)
+            out = old.data.copy()
+            try:
+                out[index] = value.data
+            except (ValueError, IndexError) as error:
+                raise type(error)(f"tensor[index] = value: {error}") from None
+            value_shape, value_dtype = value.shape, value.dtype
+
+            def backward(g):
+                kept = g.copy()
+                kept[index] = 0
+                written = g[index]
+                if written.ndim < len(value_shape):
+                    written = written.reshape((1,) * (len(value_shape) - written.ndim) + written.shape)
+                grad_value = _unbroadcast(written, value_shape)
+                return kept, grad_value.astype(value_dtype) if value_dtype.kind in "fc" else None
+
+            return Tensor._from_op(out, (old, value), backward, name="CopySlices")
+
+        self._in_place(put, value, leaf_message="a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
     def __neg__(self):
         return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
@@ -797,7 +952,7 @@ def unbind(input, dim=0):
     """
     dim = _normalize_dim(dim, input.ndim)
     prefix = (slice(None),) * dim
-    if not (input.requires_grad and _grad_enabled):
+    if not (input.requires_grad and _autograd._grad_enabled):
         return tuple(Tensor._from_op(input.data[prefix + (t,)], (), None) for t in range(input.shape[dim]))
     shared = {}
     hub = Tensor._from_op(input.data, (input,), lambda _token: (shared.pop("grad"),))
@@ -847,20 +1002,18 @@ def to_numpy(x):
 
 
 # ---- helpers -----------------------------------------------------------------------------------
-def _topological_order(root):
-    """Every node that needs a gradient, each after all its inputs: one iterative depth-first walk."""
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        node, finished = stack.pop()
-        if finished:
-            order.append(node)
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        stack.extend((parent, False) for parent in node._parents if parent.requires_grad and id(parent) not in seen)
-    return order
+def _category(dtype):
+    """PyTorch's type categories, in promotion order: bool < integer < floating point < complex."""
+    return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[dtype.kind]
+
+
+def _arrays_of(value):
+    """The backend arrays a value captured by a backward function stands for (see Tensor._from_op)."""
+    if isinstance(value, Tensor):
+        return (value.data,)
+    if backend.current().is_array(value):
+        return (value,)
+    return ()
 
 
 def _unbroadcast(grad, shape):
