@@ -4,7 +4,7 @@ The library of the book *Deep Learning, Executed*. ``import minidl`` gives tenso
 ``minidl.nn`` layers and losses; ``minidl.optim`` optimizers; ``minidl.data`` loaders and data sets.
 """
 
-from minidl import backend
+from minidl import autograd, backend
 from minidl.backend import float32, float64, int64, manual_seed, use_backend
 from minidl.gradcheck import GradcheckError, gradcheck
 from minidl.serialization import load, save

@@ -54,7 +54,10 @@ def _owner(array):
 
 
 def is_view(array):
-    """Whether ``array`` shows only part of its memory, or shows it differently (a slice, a reshape)."""
+    """Whether ``array`` shows only part of its memory, or shows it differently (a slice, a reshape).
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
     owner = _owner(array)
     if owner is array:
         return False
@@ -71,12 +74,18 @@ def _address(array):
 
 
 def version(array):
-    """How many times the memory behind ``array`` was changed in place (0 if never)."""
+    """How many times the memory behind ``array`` was changed in place (0 if never): its version counter.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
     return _versions.get(id(_owner(array)), 0)
 
 
 def bump_version(array):
-    """Record an in-place change of ``array``'s memory; every view of it sees the new version."""
+    """Record an in-place change of ``array``'s memory; every view of it sees the new version.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
     owner = _owner(array)
     key = id(owner)
     if key not in _versions:
@@ -96,6 +105,10 @@ class Node:
 
     ``name()`` is PyTorch's node name (``MulBackward0``); ``next_functions`` is a tuple of
     ``(node, 0)`` pairs, one per input, with ``None`` for an input that needs no gradient.
+    Backward raises RuntimeError, with PyTorch's messages, through a freed node or when a saved
+    array changed in place.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
     """
 
     __slots__ = ("_name", "_backward", "next_functions", "_saved", "_freed", "_retained", "__weakref__")
@@ -140,7 +153,12 @@ class Node:
 
 
 class AccumulateGrad(Node):
-    """The node of a leaf tensor that requires a gradient: it adds what arrives into ``.grad``."""
+    """The node of a leaf tensor that requires a gradient: it adds what arrives into ``.grad``.
+
+    ``variable`` is the leaf tensor.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
 
     __slots__ = ("variable",)
 
@@ -153,7 +171,7 @@ class AccumulateGrad(Node):
         return ()
 
 
-def saved_arrays(backward, arrays_of):
+def _saved_arrays(backward, arrays_of):
     """The arrays a backward function holds in its closure: what its node must keep unchanged.
 
     ``arrays_of(value)`` returns the arrays a captured value stands for (a tensor's data, an array
@@ -171,7 +189,7 @@ def saved_arrays(backward, arrays_of):
     return found
 
 
-def node_name(backward):
+def _node_name(backward):
     """PyTorch-style node name from the operation that defined ``backward``: ``__mul__`` -> ``MulBackward0``."""
     qualname = getattr(backward, "__qualname__", "Function")
     owner = qualname.split(".<locals>")[0].rsplit(".", 1)[-1].strip("_")
@@ -199,7 +217,10 @@ def run_backward(root, gradient, retain_graph=False):
     """Send ``gradient`` (dL/d(root's output)) back through the graph from node ``root``.
 
     Gradients arriving at one node from several users are summed out of place, and every leaf copies
-    what it receives, so no two tensors ever share a gradient array.
+    what it receives, so no two tensors ever share a gradient array. ``retain_graph=False`` frees
+    the saved values of each node once it has run.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
     """
     grads = {id(root): gradient}
     for node in reversed(_topological_order(root)):
@@ -214,3 +235,107 @@ def run_backward(root, gradient, retain_graph=False):
                 continue
             key = id(child)
             grads[key] = grads[key] + child_grad if key in grads else child_grad
+
+
+# ---- defining an operation ----------------------------------------------------------------------------
+def record(output, inputs, backward, name=None, saved=None):
+    """Make ``output`` (a new Tensor holding an operation's result) a node of the graph; return it.
+
+    This is how every operation of the library, and any new one, joins the graph:
+
+    - ``inputs``: the tensors the result was computed from;
+    - ``backward(g)``: given g = dL/d(output) as a backend array of output's shape, returns one
+      array per input, dL/d(input) of that input's shape (or None where no gradient is needed);
+    - ``name``: the node's name, PyTorch's when there is one (``MulBackward0``); by default made
+      from the function that defined ``backward``;
+    - ``saved``: the arrays ``backward`` reads; they must not change in place before the backward
+      pass. By default, every array and tensor its closure holds.
+
+    Nothing is recorded inside ``no_grad`` or when no input requires a gradient.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
+    if backward is None or not _grad_enabled or not any(t.requires_grad for t in inputs):
+        return output
+    if saved is None:
+        saved = _saved_arrays(backward, _arrays_of)
+    edges = tuple((t._edge(), 0) for t in inputs)
+    output.grad_fn = Node(name or _node_name(backward), backward, edges, saved)
+    return output
+
+
+def _arrays_of(value):
+    """The arrays a captured value stands for: a tensor's data, or an array (anything with a dtype and shape)."""
+    if hasattr(value, "grad_fn") and hasattr(value, "data"):
+        return (value.data,)
+    if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "base"):
+        return (value,)
+    return ()
+
+
+class _Context:
+    """What ``Function.forward`` leaves for ``Function.backward``: ``save_for_backward`` and ``saved_tensors``."""
+
+    def __init__(self, needs_input_grad):
+        self.needs_input_grad = needs_input_grad
+        self.saved_tensors = ()
+
+    def save_for_backward(self, *tensors):
+        """Keep tensors for the backward pass; changing them in place before it makes it raise."""
+        self.saved_tensors = tensors
+
+
+class Function:
+    """PyTorch's way to define an operation with its own gradient: subclass, write two static methods.
+
+    ``forward(ctx, *args)`` computes the result from tensors (no graph is recorded inside it) and
+    may call ``ctx.save_for_backward(...)``; ``backward(ctx, grad_output)`` returns one gradient
+    tensor (or None) per argument of ``forward``. Call it as ``MyOp.apply(*args)``; the result's
+    ``grad_fn`` is named ``MyOpBackward``. One tensor output only. Raises RuntimeError if
+    ``backward`` returns the wrong number of gradients or a gradient of the wrong shape.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
+
+    @staticmethod
+    def forward(ctx, *args, **kwargs):
+        raise NotImplementedError("subclasses of Function define forward(ctx, *args)")
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        raise NotImplementedError("subclasses of Function define backward(ctx, grad_output)")
+
+    @classmethod
+    def apply(cls, *args, **kwargs):
+        is_tensor = [hasattr(a, "grad_fn") and hasattr(a, "data") for a in args]
+        ctx = _Context(tuple(t and a.requires_grad for t, a in zip(is_tensor, args)))
+        with no_grad():
+            output = cls.forward(ctx, *args, **kwargs)
+        if not (hasattr(output, "grad_fn") and hasattr(output, "data")):
+            raise TypeError(f"{cls.__name__}.forward must return one tensor, got {type(output).__name__}")
+        output = output.detach()
+        tensors = [a for a, t in zip(args, is_tensor) if t]
+        wrap = type(output)
+
+        def backward(g):
+            grads = cls.backward(ctx, wrap(g))
+            grads = grads if isinstance(grads, tuple) else (grads,)
+            if len(grads) != len(args):
+                raise RuntimeError(
+                    f"function {cls.__name__}Backward returned an incorrect number of gradients "
+                    f"(expected {len(args)}, got {len(grads)})"
+                )
+            arrays = []
+            for position, (grad, arg, t) in enumerate(zip(grads, args, is_tensor)):
+                if not t:
+                    continue
+                if grad is not None and tuple(grad.shape) != tuple(arg.shape):
+                    raise RuntimeError(
+                        f"function {cls.__name__}Backward returned an invalid gradient at index {position} - "
+                        f"got {list(grad.shape)} but expected shape compatible with {list(arg.shape)}"
+                    )
+                arrays.append(None if grad is None else grad.data)
+            return tuple(arrays)
+
+        saved = [t.data for t in ctx.saved_tensors]
+        return record(output, tensors, backward, name=cls.__name__ + "Backward", saved=saved)

@@ -64,11 +64,9 @@ class Tensor:
 
     @classmethod
     def _from_op(cls, data, parents, backward, name=None, saved=None):
-        """The result of an operation: a graph node is recorded only if an input needs a gradient.
+        """A new tensor holding ``data``, recorded as the result of an operation on ``parents``.
 
-        ``backward(g)`` returns one gradient (or None) per tensor in ``parents``. The node's name
-        defaults to one made from the defining function (``__mul__`` -> ``MulBackward0``), and the
-        arrays it must keep unchanged default to those its closure holds.
+        See ``minidl.autograd.record`` for ``backward``, ``name`` and ``saved``.
         """
         out = cls.__new__(cls)
         if not backend.current().is_array(data):  # NumPy turns 0-d results into scalars
@@ -78,12 +76,7 @@ class Tensor:
         out._requires_grad = False
         out._grad_accumulator = None
         out.grad_fn = None
-        if backward is not None and _autograd._grad_enabled and any(p.requires_grad for p in parents):
-            if saved is None:
-                saved = _autograd.saved_arrays(backward, _arrays_of)
-            edges = tuple((p._edge(), 0) for p in parents)
-            out.grad_fn = _autograd.Node(name or _autograd.node_name(backward), backward, edges, saved)
-        return out
+        return _autograd.record(out, parents, backward, name, saved)
 
     def _edge(self):
         """The node that a gradient for this tensor goes to: its operation's, or its leaf accumulator."""
@@ -444,7 +437,7 @@ class Tensor:
     # recorded graph the tensor then becomes the output of a new node whose input is its old value,
     # so code that kept a reference sees the new value and earlier users keep the old graph.
     def _in_place(self, out_of_place, *args, leaf_message=None):
-        recording = _autograd._grad_enabled and (
+        recording = _autograd.is_grad_enabled() and (
             self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
         if recording:
@@ -952,7 +945,7 @@ def unbind(input, dim=0):
     """
     dim = _normalize_dim(dim, input.ndim)
     prefix = (slice(None),) * dim
-    if not (input.requires_grad and _autograd._grad_enabled):
+    if not (input.requires_grad and _autograd.is_grad_enabled()):
         return tuple(Tensor._from_op(input.data[prefix + (t,)], (), None) for t in range(input.shape[dim]))
     shared = {}
     hub = Tensor._from_op(input.data, (input,), lambda _token: (shared.pop("grad"),))
@@ -1005,15 +998,6 @@ def to_numpy(x):
 def _category(dtype):
     """PyTorch's type categories, in promotion order: bool < integer < floating point < complex."""
     return {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}[dtype.kind]
-
-
-def _arrays_of(value):
-    """The backend arrays a value captured by a backward function stands for (see Tensor._from_op)."""
-    if isinstance(value, Tensor):
-        return (value.data,)
-    if backend.current().is_array(value):
-        return (value,)
-    return ()
 
 
 def _unbroadcast(grad, shape):

@@ -20,7 +20,7 @@ import minidl
 ROOT = Path(__file__).resolve().parents[2]
 
 MODULES = [
-    "minidl", "minidl.nn", "minidl.nn.functional", "minidl.nn.init", "minidl.nn.utils", "minidl.optim",
+    "minidl", "minidl.autograd", "minidl.nn", "minidl.nn.functional", "minidl.nn.init", "minidl.nn.utils", "minidl.optim",
     "minidl.data", "minidl.train", "minidl.vision", "minidl.sampling", "minidl.backend",
 ]
 

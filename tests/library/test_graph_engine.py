@@ -325,3 +325,69 @@ def test_requires_grad_follows_pytorch():
         minidl.tensor([1.0]).sum().backward()
     with pytest.raises(NotImplementedError, match="create_graph"):
         (x * x).sum().backward(create_graph=True)
+
+
+# ---- Function: PyTorch's extension point -----------------------------------------------------------------
+class Exp(minidl.autograd.Function):
+    @staticmethod
+    def forward(ctx, x, scale=1.0):
+        result = (x * scale).exp()
+        ctx.save_for_backward(result)
+        ctx.scale = scale
+        return result
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (result,) = ctx.saved_tensors
+        return grad_output * result * ctx.scale, None
+
+
+def test_a_function_subclass_is_an_operation_with_its_own_gradient(torch):
+    x = leaf(np.array([0.3, -1.2, 2.0]))
+    out = Exp.apply(x, 0.5)
+    assert out.grad_fn.name() == "ExpBackward"
+    assert gradcheck_function(lambda t: Exp.apply(t, 0.5), x)
+    reference = torch.tensor([0.3, -1.2, 2.0], dtype=torch.float64, requires_grad=True)
+    (reference * 0.5).exp().sum().backward()
+    x.grad = None
+    Exp.apply(x, 0.5).sum().backward()
+    np.testing.assert_allclose(host(x.grad), reference.grad.numpy())
+
+
+def gradcheck_function(fn, x):
+    return minidl.gradcheck(fn, [x])
+
+
+def test_a_function_checks_what_backward_returns():
+    class TooFew(minidl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, y):
+            return x * y
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output
+
+    class WrongShape(minidl.autograd.Function):
+        @staticmethod
+        def forward(ctx, x):
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output.sum()
+
+    x = minidl.tensor([1.0, 2.0], requires_grad=True)
+    with pytest.raises(RuntimeError, match="incorrect number of gradients"):
+        TooFew.apply(x, x).sum().backward()
+    with pytest.raises(RuntimeError, match="invalid gradient at index 0"):
+        WrongShape.apply(x).sum().backward()
+
+
+def test_a_tensor_saved_by_a_function_is_guarded():
+    x = minidl.tensor([0.5, 1.0], requires_grad=True)
+    out = Exp.apply(x)
+    with minidl.no_grad():
+        out += 1
+    with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+        out.sum().backward()
