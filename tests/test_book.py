@@ -13,10 +13,11 @@ import tempfile
 import textwrap
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 from bs4 import BeautifulSoup
-from myst_nb.core.read import is_myst_markdown_notebook
+from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
 
 from book_build import ROOT, build, tail, toc_files
 
@@ -159,6 +160,42 @@ def test_status_page_lists_every_executed_chapter(built_book: Path) -> None:
     assert sorted(rows) == sorted(executed)
     failed = {doc: row for doc, row in rows.items() if row[-1] != "✅"}
     assert not failed, f"pages that did not execute cleanly: {failed}"
+
+
+def test_every_chapter_offers_its_notebook_as_ipynb(built_book: Path, pages: dict) -> None:
+    """The download menu of each notebook page links an ``.ipynb`` holding the page's code cells."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    sources = {f: (ROOT / f"{f}.md") for f in toc_files(toc) if (ROOT / f"{f}.md").is_file()}
+    chapters = {
+        f: read_myst_markdown_notebook(text)
+        for f, path in sources.items()
+        if is_myst_markdown_notebook(text := path.read_text(encoding="utf-8"))
+    }
+    assert chapters, "no page of the book is a notebook"
+    problems = {}
+    for chapter, source in chapters.items():
+        page_path = built_book / f"{chapter}.html"
+        menu = pages[page_path].select_one(".dropdown-download-buttons")
+        if menu is None or menu.select_one(".btn-download-source-button") is None:
+            problems[chapter] = "no download menu offering the source"
+            continue
+        links = [a["href"] for a in menu.select("a[href]") if a["href"].endswith(".ipynb")]
+        if len(links) != 1:
+            problems[chapter] = f"download menu links {links}, not one .ipynb"
+            continue
+        path = (page_path.parent / links[0]).resolve()
+        if built_book.resolve() not in path.parents or not path.is_file():
+            problems[chapter] = f"{links[0]} is not a file of the built book"
+            continue
+        notebook = nbformat.read(path, as_version=4)
+        nbformat.validate(notebook)
+        expected = [(c.source, c.metadata.get("tags", [])) for c in source.cells if c.cell_type == "code"]
+        found = [(c.source, c.metadata.get("tags", [])) for c in notebook.cells if c.cell_type == "code"]
+        if not expected or found != expected:
+            problems[chapter] = f"{len(found)} code cells, not the chapter's {len(expected)}"
+        elif notebook.metadata.get("kernelspec") != source.metadata.get("kernelspec"):
+            problems[chapter] = f"kernelspec {notebook.metadata.get('kernelspec')}"
+    assert not problems, problems
 
 
 def test_book_has_a_page_with_math(math_pages: list[Path]) -> None:
