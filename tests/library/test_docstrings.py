@@ -7,8 +7,10 @@ so a reader of the code finds the chapter. The paths must be chapters of ``_toc.
 ``NOT_TAUGHT`` with a reason.
 """
 
+import ast
 import importlib
 import inspect
+import pkgutil
 import re
 import types
 from pathlib import Path
@@ -19,10 +21,14 @@ import minidl
 
 ROOT = Path(__file__).resolve().parents[2]
 
-MODULES = [
-    "minidl", "minidl.autograd", "minidl.nn", "minidl.nn.functional", "minidl.nn.init", "minidl.nn.utils", "minidl.optim",
-    "minidl.data", "minidl.train", "minidl.vision", "minidl.sampling", "minidl.backend",
-]
+def _modules():
+    """Every module of the package, the top-level namespaces first so a name is listed where users meet it."""
+    first = ["minidl", "minidl.nn", "minidl.nn.functional", "minidl.data", "minidl.vision", "minidl.optim"]
+    every = [info.name for info in pkgutil.walk_packages(minidl.__path__, "minidl.")]
+    return first + sorted(set(every) - set(first))
+
+
+MODULES = _modules()
 
 # Public names that no chapter uses, and why. Keep it short: prefer naming a chapter that uses a name.
 NOT_TAUGHT = {
@@ -160,3 +166,43 @@ def test_docstring_names_its_chapter(name):
     assert TAUGHT_LINE.fullmatch(last), f'{name}: the docstring should end with Taught in "<title>" (book/...md).'
     for title, path in CHAPTER.findall(last):
         assert CHAPTERS.get(path) == title, f"{name}: the chapter {path} is titled {CHAPTERS.get(path)!r}, not {title!r}"
+
+
+FENCE = re.compile(r"^```\{code-cell\}[^\n]*\n(.*?)^```", re.S | re.M)
+INLINE = re.compile(r"`([^`\n]+)`")
+INCLUDE = re.compile(r"^```\{literalinclude\}\s+(\S+)\n((?::[\w-]+:.*\n)*)", re.M)
+
+
+def _included(chapter, target, options):
+    """The library code a literalinclude shows: the whole file, or the named object's source."""
+    source = (ROOT / chapter).parent.joinpath(target).resolve()
+    text = source.read_text()
+    pyobject = re.search(r":pyobject:\s*(\S+)", options)
+    if not pyobject:
+        return text
+    node = ast.parse(text)
+    for part in pyobject.group(1).split("."):
+        node = next(n for n in ast.iter_child_nodes(node) if getattr(n, "name", None) == part)
+    return ast.get_source_segment(text, node)
+
+
+def _code_of(chapter):
+    """Where a chapter uses a name: its code cells, its inline code, and the library code it includes."""
+    text = (ROOT / chapter).read_text()
+    parts = FENCE.findall(text) + INLINE.findall(text)
+    parts += [_included(chapter, target, options) for target, options in INCLUDE.findall(text)]
+    return "\n".join(parts)
+
+
+CODE = {path: _code_of(path) for path in CHAPTERS}
+
+
+@pytest.mark.parametrize("name", sorted(set(NAMES) - set(NOT_TAUGHT)))
+def test_the_named_chapter_uses_the_name(name):
+    """A "Taught in" link holds: the chapter's code, inline code or included library code uses the name."""
+    doc = (NAMES[name] or "").strip()
+    short = name.rsplit(".", 1)[-1]
+    chapters = [path for _, path in CHAPTER.findall(doc.splitlines()[-1])] if doc else []
+    assert any(re.search(rf"(?<![\w]){re.escape(short)}(?![\w])", CODE.get(path, "")) for path in chapters), (
+        f"{name}: none of {chapters} uses `{short}` in its code, inline code or included code"
+    )
