@@ -8,7 +8,7 @@ from minidl import autograd, backend
 from minidl.backend import float32, float64, int64, manual_seed, use_backend
 from minidl.gradcheck import GradcheckError, gradcheck
 from minidl.serialization import load, save
-from minidl.tensor import Tensor, cat, is_grad_enabled, no_grad, stack, tensor, to_numpy, unbind, where
+from minidl.tensor import Tensor, cat, gather, is_grad_enabled, no_grad, stack, tensor, to_numpy, unbind, where
 from minidl import data, nn, optim, train, vision  # noqa: E402  (they import the names above)
 from minidl.creation import arange, ones, ones_like, rand, randn, zeros, zeros_like
 

@@ -263,10 +263,33 @@ class Tensor:
         """True for a non-leaf tensor whose ``retain_grad()`` was called."""
         return self.grad_fn is not None and self.grad_fn._retained is self
 
-    def to(self, dtype):
-        """Cast to ``dtype``; the gradient is cast back on the way down."""
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """Cast to ``dtype``: ``x.to(minidl.float64)``, ``x.to(other_tensor)``, as in PyTorch.
+
+        A cast between floating dtypes stays in the graph (the gradient is cast back); a cast to an
+        integer or bool dtype cuts it, as in PyTorch. Devices are not chosen per tensor: every tensor
+        lives on the backend picked by ``minidl.use_backend`` or ``MINIDL_BACKEND``, so a device string
+        names that backend's device (``"cpu"`` on NumPy, ``"cuda"`` on CuPy) or raises RuntimeError.
+        Returns ``self`` when nothing changes and ``copy`` is False; TypeError for a non-dtype.
+        """
+        del non_blocking  # accepted for PyTorch compatibility; copies here are synchronous
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            _check_device(device)
+        target = self.dtype if dtype is None else _as_dtype(dtype)
+        if target == self.dtype and not copy:
+            return self
+        data = self.data.astype(target)
+        if target.kind not in "fc":  # integer and bool results have no gradient
+            return Tensor._from_op(data, (), None)
         source = self.dtype
-        return Tensor._from_op(self.data.astype(dtype), (self,), lambda g: (g.astype(source),))
+        return Tensor._from_op(data, (self,), lambda g: (g.astype(source),))
 
     def float(self):
         """Cast to float32 (differentiable)."""
@@ -279,9 +302,21 @@ class Tensor:
         """
         return self.to(backend.float64)
 
+    def half(self):
+        """Cast to float16 (differentiable)."""
+        return self.to(backend.xp().float16)
+
     def long(self):
-        """Cast to int64, e.g. for class indices."""
+        """Cast to int64, e.g. for class indices; the result is out of the graph."""
         return self.to(backend.int64)
+
+    def int(self):
+        """Cast to int32; the result is out of the graph."""
+        return self.to(backend.xp().int32)
+
+    def bool(self):
+        """Cast to bool (nonzero is True); the result is out of the graph."""
+        return self.to(backend.bool_)
 
     def clone(self):
         """A copy of the data that stays in the graph (the gradient passes through unchanged)."""
@@ -345,18 +380,8 @@ class Tensor:
             return Tensor(backend.xp().asarray(other, dtype=dtype))
         return Tensor(other)
 
-    def _operands(self, other):
-        """Both operands as Tensors, an integer one cast to the other's float dtype (PyTorch's promotion)."""
-        other = self._lift(other)
-        first, second = self, other
-        if first.dtype.kind in "iub" and second.dtype.kind == "f":
-            first = Tensor._from_op(first.data.astype(second.dtype), (), None)
-        elif second.dtype.kind in "iub" and first.dtype.kind == "f":
-            second = Tensor._from_op(second.data.astype(first.dtype), (), None)
-        return first, second
-
     def __add__(self, other):
-        self, other = self._operands(other)
+        self, other = _promote(self, other)
 
         first, second = self.shape, other.shape  # addition keeps no values for backward, only shapes
 
@@ -366,7 +391,8 @@ class Tensor:
         return Tensor._from_op(self.data + other.data, (self, other), backward)
 
     def __sub__(self, other):
-        self, other = self._operands(other)
+        _refuse_bool_subtraction(self, other)
+        self, other = _promote(self, other)
 
         first, second = self.shape, other.shape
 
@@ -376,7 +402,7 @@ class Tensor:
         return Tensor._from_op(self.data - other.data, (self, other), backward)
 
     def __mul__(self, other):
-        self, other = self._operands(other)
+        self, other = _promote(self, other)
 
         first, second = self.shape, other.shape
         # keep a factor only where the other side needs a gradient, as PyTorch saves them
@@ -391,7 +417,7 @@ class Tensor:
         return Tensor._from_op(self.data * other.data, (self, other), backward)
 
     def __truediv__(self, other):
-        self, other = self._operands(other)
+        self, other = _promote(self, other)
         if self.dtype.kind in "iub":  # true division of integers gives float32, as in PyTorch
             self, other = self.float(), other.float()
 
@@ -400,37 +426,78 @@ class Tensor:
             grad_other = _unbroadcast(-g * self.data / (other.data * other.data), other.shape)
             return grad_self, grad_other
 
-        return Tensor._from_op(self.data / other.data, (self, other), backward)
+        with _quiet():  # x / 0 is inf or nan, silently, as in PyTorch
+            return Tensor._from_op(self.data / other.data, (self, other), backward)
 
     def __pow__(self, exponent):
-        self, exponent = self._operands(exponent)
-        out = self.data**exponent.data
+        """x ** e. The gradients follow PyTorch exactly at the edges:
+
+        d/dx = e x^(e-1), but 0 wherever e == 0 (x^0 = 1 is flat, even at x = 0 where 0 * 0^-1 is nan);
+        d/de = x^e log x, but 0 where x == 0 and e >= 0; a negative base gives nan (log of a negative).
+        """
+        exponent_is_tensor = isinstance(exponent, Tensor)
+        self, exponent = _promote(self, exponent)
+        xp = backend.xp()
+        if self.dtype == backend.bool_:  # PyTorch: bool tensor ** bool number is bool, a bool exponent tensor fails
+            if exponent_is_tensor:
+                raise NotImplementedError("pow: a bool exponent tensor is not supported (as in PyTorch); use .long()")
+            out = (self.data.astype(backend.int64) ** exponent.data.astype(backend.int64)).astype(self.dtype)
+            return Tensor._from_op(out, (), None)
+        with _quiet():
+            out = self.data**exponent.data
 
         def backward(g):
-            grad_base = g * exponent.data * self.data ** (exponent.data - 1)
-            grad_exponent = None
-            if exponent.requires_grad:
-                xp = backend.xp()
-                log_base = xp.log(xp.where(self.data > 0, self.data, 1))
-                grad_exponent = _unbroadcast(g * out * log_base, exponent.shape)
-            return _unbroadcast(grad_base, self.shape), grad_exponent
+            grad_base = grad_exponent = None
+            with _quiet():
+                if self.requires_grad:
+                    slope = exponent.data * self.data ** (exponent.data - 1)
+                    grad_base = _unbroadcast(_zero_where(exponent.data == 0, g * slope), self.shape)
+                if exponent.requires_grad:
+                    grad = g * out * xp.log(self.data)
+                    flat = (self.data == 0) & (exponent.data >= 0)
+                    grad_exponent = _unbroadcast(_zero_where(flat, grad), exponent.shape)
+            return grad_base, grad_exponent
 
         return Tensor._from_op(out, (self, exponent), backward)
 
+    def __floordiv__(self, other):
+        """floor(a / b) elementwise, Python's ``//`` (PyTorch's ``floor_divide``); see ``_floor_divide``."""
+        return _floor_divide(*_promote(self, other))
+
+    def floor_divide(self, other):
+        """floor(self / other) elementwise, as ``self // other``; PyTorch gives it no derivative."""
+        return self // other
+
+    def __mod__(self, other):
+        """a - b floor(a / b): Python's ``%``, the sign of the divisor (PyTorch's ``remainder``)."""
+        return _remainder(*_promote(self, other))
+
+    def remainder(self, other):
+        """self % other with the divisor's sign (Python's rule); gradient 1 and -floor(self / other)."""
+        return self % other
+
     def __radd__(self, other):
-        return self._lift(other) + self
+        return Tensor.__add__(*_promote(other, self))
 
     def __rsub__(self, other):
-        return self._lift(other) - self
+        _refuse_bool_subtraction(self, other)
+        return Tensor.__sub__(*_promote(other, self))
 
     def __rmul__(self, other):
-        return self._lift(other) * self
+        return Tensor.__mul__(*_promote(other, self))
 
     def __rtruediv__(self, other):
-        return self._lift(other) / self
+        return Tensor.__truediv__(*_promote(other, self))
 
     def __rpow__(self, other):
-        return self._lift(other) ** self
+        return Tensor.__pow__(*_promote(other, self))
+
+    def __rfloordiv__(self, other):
+        return _floor_divide(*_promote(other, self))
+
+    def __rmod__(self, other):
+        # PyTorch's remainder(Scalar, Tensor) has no derivative for the divisor; neither has this
+        return _remainder(*_promote(other, self), divisor_gradient=not _is_number(other))
 
     # ---- in place, as in PyTorch ------------------------------------------------------------------
     # An in-place change writes into this tensor's memory and bumps its version counter. Inside a
@@ -583,6 +650,11 @@ class Tensor:
         self._in_place(put, value, leaf_message="a view of a leaf Variable that requires grad is being used in an in-place operation.")
 
     def __neg__(self):
+        if self.dtype == backend.bool_:
+            raise RuntimeError(
+                "Negation, the `-` operator, on a bool tensor is not supported (as in PyTorch); "
+                "use `~` to invert a mask"
+            )
         return Tensor._from_op(-self.data, (self,), lambda g: (-g,))
 
     def __pos__(self):
@@ -603,33 +675,37 @@ class Tensor:
         """
         return self @ other
 
-    # comparisons give boolean tensors and no gradient
+    # comparisons give boolean tensors and no gradient; both sides are first promoted, as in PyTorch
     def __eq__(self, other):
-        return Tensor._from_op(self.data == self._lift(other).data, (), None)
+        if other is None:
+            return False
+        return _untracked(self, other, lambda a, b: a == b)
 
     def __ne__(self, other):
-        return Tensor._from_op(self.data != self._lift(other).data, (), None)
+        if other is None:
+            return True
+        return _untracked(self, other, lambda a, b: a != b)
 
     def __lt__(self, other):
-        return Tensor._from_op(self.data < self._lift(other).data, (), None)
+        return _untracked(self, other, lambda a, b: a < b)
 
     def __le__(self, other):
-        return Tensor._from_op(self.data <= self._lift(other).data, (), None)
+        return _untracked(self, other, lambda a, b: a <= b)
 
     def __gt__(self, other):
-        return Tensor._from_op(self.data > self._lift(other).data, (), None)
+        return _untracked(self, other, lambda a, b: a > b)
 
     def __ge__(self, other):
-        return Tensor._from_op(self.data >= self._lift(other).data, (), None)
+        return _untracked(self, other, lambda a, b: a >= b)
 
     def __invert__(self):
         return Tensor._from_op(~self.data, (), None)
 
     def __and__(self, other):
-        return Tensor._from_op(self.data & self._lift(other).data, (), None)
+        return _untracked(self, other, lambda a, b: a & b)
 
     def __or__(self, other):
-        return Tensor._from_op(self.data | self._lift(other).data, (), None)
+        return _untracked(self, other, lambda a, b: a | b)
 
     # ---- indexing ------------------------------------------------------------------------------
     def __getitem__(self, index):
@@ -668,28 +744,81 @@ class Tensor:
             raise RuntimeError(f"mean(): needs a floating-point tensor (got {self.dtype}); use .float()")
         return self.sum(dim, keepdim) / _count(self.shape, dim)
 
-    def var(self, dim=None, keepdim=False, unbiased=True):
-        """Variance; ``unbiased`` divides by n - 1 as PyTorch's default does."""
-        centered = self - self.mean(dim, keepdim=True)
-        count = _count(self.shape, dim)
-        return (centered * centered).sum(dim, keepdim) / (count - 1 if unbiased else count)
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """The variance over ``dim``: sum((x - mean)^2) / (n - correction), PyTorch's signature.
+
+        ``correction`` is 1 by default (Bessel's, the same as ``unbiased=True``); ``unbiased=False``
+        means 0. Where n - correction <= 0 the result is inf or nan, as in PyTorch. Floating tensors
+        only (RuntimeError otherwise); giving both ``unbiased`` and ``correction`` is a TypeError.
+        """
+        dim, dof = _degrees_of_freedom("var", self, dim, unbiased, correction)
+        axes = _axes(dim)
+        centered = self.data - self.data.mean(axis=axes, keepdims=True)
+        with _quiet():
+            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / dof
+
+        def backward(g):  # d/dx_i of sum (x - mean)^2 / dof = 2 (x_i - mean) / dof
+            with _quiet():
+                return (2 * centered * (_restore_dims(g, dim, self.ndim, keepdim) / dof),)
+
+        return Tensor._from_op(out, (self,), backward)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """The standard deviation over ``dim``: the square root of ``var`` (same arguments).
+
+        The gradient g / (2 std) is 0, not inf * 0 = nan, where std is 0 (a constant row), as in PyTorch.
+        """
+        if isinstance(dim, bool):  # std(False): the unbiased flag given first, as PyTorch allows
+            dim, unbiased = None, dim
+        _degrees_of_freedom("std", self, dim, unbiased, correction)  # errors name std, not var
+        variance = self.var(dim, unbiased, keepdim, correction=correction)
+        xp = backend.xp()
+        out = xp.sqrt(variance.data)
+
+        def backward(g):
+            zero = out == 0
+            return (_zero_where(zero, g / (2 * xp.where(zero, 1, out))),)
+
+        return Tensor._from_op(out, (variance,), backward)
 
     def max(self, dim=None, keepdim=False):
         """The largest entry; with ``dim``, a (values, indices) pair as in PyTorch.
 
+        NaN counts as the largest value (the result is nan and the index points at the first NaN).
+        Without ``dim`` the gradient is shared evenly by all entries equal to the maximum; with ``dim``
+        it goes to the returned index.
+
         Taught in "Losses" (book/part1/losses.md).
         """
+        return self._extreme("max", dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        """The smallest entry; with ``dim``, a (values, indices) pair; NaN wins, as in ``max``."""
+        return self._extreme("min", dim, keepdim)
+
+    def _extreme(self, name, dim, keepdim):
+        """max or min: one value and a shared gradient without ``dim``, (values, indices) with it."""
         xp = backend.xp()
         if dim is None:
-            out = self.data.max()
+            if self.data.size == 0:
+                raise RuntimeError(
+                    f"{name}(): expected a reduction dim to be specified for an empty tensor (shape "
+                    f"{self.shape}); give dim="
+                )
+            out = getattr(self.data, name)()  # a NaN anywhere makes the result nan
 
             def backward_all(g):
-                ties = (self.data == out).astype(self.data.dtype)
-                return (g * ties / ties.sum(),)  # ties share the gradient, as in PyTorch
+                ties = (self.data == out) | (xp.isnan(self.data) & xp.isnan(out))
+                # an even share for each tie, as in PyTorch; counted in int64 and divided in float64,
+                # so 70,000 float16 ties don't overflow float16 (whose largest value is 65504)
+                share = (g.astype(backend.float64) / ties.sum()).astype(self.dtype)
+                return (ties * share,)
 
             return Tensor._from_op(out, (self,), backward_all)
         dim = _normalize_dim(dim, self.ndim)
-        indices = xp.argmax(self.data, axis=dim)
+        if self.ndim and self.shape[dim] == 0:
+            raise IndexError(f"{name}(): expected reduction dim {dim} to have non-zero size (shape {self.shape})")
+        indices = _arg_extreme(self.data, name == "max", dim)
         expanded = xp.expand_dims(indices, dim)
         values = xp.take_along_axis(self.data, expanded, axis=dim)
         if not keepdim:
@@ -703,22 +832,29 @@ class Tensor:
         result = Tensor._from_op(values, (self,), backward)
         return ReductionResult(result, Tensor._from_op(indices if not keepdim else expanded, (), None))
 
-    def min(self, dim=None, keepdim=False):
-        """The smallest entry; with ``dim``, a (values, indices) pair, as ``max``."""
-        if dim is None:
-            return -((-self).max())
-        values, indices = (-self).max(dim, keepdim)
-        return ReductionResult(-values, indices)
-
     def argmax(self, dim=None, keepdim=False):
         """The index of the largest entry along ``dim``, e.g. the predicted class; no gradient.
 
+        Without ``dim``, the index into the flattened tensor. A NaN counts as the largest, as in PyTorch.
+
         Taught in "Neural networks" (book/part1/networks.md).
         """
+        return self._index_of_extreme(True, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        """The index of the smallest entry along ``dim`` (flattened without ``dim``); NaN wins; no gradient."""
+        return self._index_of_extreme(False, dim, keepdim)
+
+    def _index_of_extreme(self, largest, dim, keepdim):
         xp = backend.xp()
+        name = "argmax" if largest else "argmin"
         if dim is None:
-            return Tensor._from_op(xp.argmax(self.data), (), None)
-        indices = xp.argmax(self.data, axis=dim)
+            if self.data.size == 0:
+                raise IndexError(f"{name}(): expected a reduction dim to be specified for an empty tensor; give dim=")
+            index = xp.asarray(_arg_extreme(self.data, largest, None))
+            return Tensor._from_op(index.reshape((1,) * self.ndim) if keepdim else index, (), None)
+        dim = _normalize_dim(dim, self.ndim)
+        indices = _arg_extreme(self.data, largest, dim)
         return Tensor._from_op(xp.expand_dims(indices, dim) if keepdim else indices, (), None)
 
     # ---- elementwise functions -----------------------------------------------------------------
@@ -751,21 +887,57 @@ class Tensor:
         return Tensor._from_op(xp.abs(self.data), (self,), lambda g: (g * xp.sign(self.data),))
 
     def clip(self, min=None, max=None):
-        """Clamp into [min, max]; the gradient passes where the input lies inside."""
+        """Clamp into [min, max], computed as min(max(x, min), max) like PyTorch's ``clamp``.
+
+        ``min`` and ``max`` are numbers or tensors (broadcast against ``self``; dtypes promote as in
+        arithmetic). Where min > max the result is max. The gradient follows PyTorch's tie rule: the
+        input gets it where min <= x <= max (a value on the boundary counts as inside), a bound only
+        where it is strictly the active one. RuntimeError if both bounds are None.
+        """
+        if min is None and max is None:
+            raise RuntimeError("clamp: at least one of 'min' or 'max' must not be None")
+        given = [bound for bound in (min, max) if bound is not None]
+        x, *bounds = _promote(self, *given)
+        low = bounds.pop(0) if min is not None else None
+        high = bounds.pop(0) if max is not None else None
         xp = backend.xp()
-        out = xp.clip(self.data, min, max)
+        out = x.data
+        if low is not None:
+            out = xp.maximum(out, low.data)  # maximum and minimum let a NaN through, as PyTorch does
+        if high is not None:
+            out = xp.minimum(out, high.data)
 
         def backward(g):
-            inside = xp.ones_like(self.data, dtype=bool)
-            if min is not None:
-                inside &= self.data >= min
-            if max is not None:
-                inside &= self.data <= max
-            return (g * inside,)
+            keep = xp.ones_like(out, dtype=bool)
+            if low is not None:
+                keep = keep & (x.data >= low.data)
+            if high is not None:
+                keep = keep & (x.data <= high.data)
+            grads = [_unbroadcast(g * keep, x.shape)]
+            if low is not None:
+                active = x.data < low.data
+                if high is not None:
+                    active = active & (low.data < high.data)
+                grads.append(_unbroadcast(g * active, low.shape))
+            if high is not None:
+                active = x.data > high.data
+                if low is not None:
+                    active = active | (high.data < low.data)
+                grads.append(_unbroadcast(g * active, high.shape))
+            return tuple(grads)
 
-        return Tensor._from_op(out, (self,), backward)
+        parents = (x,) + tuple(bound for bound in (low, high) if bound is not None)
+        return Tensor._from_op(out, parents, backward)
 
     clamp = clip
+
+    def clamp_min(self, min):
+        """max(x, min) elementwise: ``clamp(min=min)``."""
+        return self.clip(min=min)
+
+    def clamp_max(self, max):
+        """min(x, max) elementwise: ``clamp(max=max)``."""
+        return self.clip(max=max)
 
     def tanh(self):
         """tanh(z) elementwise; the backward multiplies by 1 - tanh(z)^2.
@@ -781,7 +953,9 @@ class Tensor:
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
         xp = backend.xp()
-        out = 0.5 * (1 + xp.tanh(0.5 * self.data))  # = 1 / (1 + e^-x), and never overflows
+        # exp(-log(1 + e^-x)): never forms e^-x alone, so it cannot overflow, and the far-left tail
+        # keeps its digits (sigma(-40) = 4.2e-18, where 0.5 (1 + tanh(x / 2)) cancels to 0)
+        out = xp.exp(-xp.logaddexp(0, -self.data))
         return Tensor._from_op(out, (self,), lambda g: (g * out * (1 - out),))
 
     def relu(self):
@@ -818,10 +992,14 @@ class Tensor:
         """
         shape = _shape_arg(shape)
         source = self.data.shape
+        if sum(n == -1 for n in shape) > 1:
+            raise RuntimeError(f"reshape: only one dimension can be inferred (-1), got shape {shape}")
         try:
             out = self.data.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {self.shape} into {shape}") from None
+            raise RuntimeError(
+                f"reshape: cannot reshape a tensor of shape {self.shape} ({self.numel()} elements) into {shape}"
+            ) from None
         return Tensor._from_op(out, (self,), lambda g: (g.reshape(source),))
 
     view = reshape
@@ -842,7 +1020,15 @@ class Tensor:
 
         Taught in "Attention and transformers" (book/part2/attention.md).
         """
-        dims = tuple(_normalize_dim(d, self.ndim) for d in _shape_arg(dims))
+        given = _shape_arg(dims)
+        if len(given) != self.ndim:
+            raise RuntimeError(
+                f"permute(): the tensor has {self.ndim} dimensions (shape {self.shape}) but dims {given} "
+                f"name {len(given)}; give each dimension exactly once"
+            )
+        dims = tuple(_normalize_dim(d, self.ndim) for d in given)
+        if len(set(dims)) != len(dims):
+            raise RuntimeError(f"permute(): duplicate dims are not allowed, got {given}")
         inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
         return Tensor._from_op(self.data.transpose(dims), (self,), lambda g: (g.transpose(inverse),))
 
@@ -885,6 +1071,10 @@ class Tensor:
         source = self.shape
         out = backend.xp().broadcast_to(self.data, shape)
         return Tensor._from_op(out, (self,), lambda g: (_unbroadcast(g, source),))
+
+    def gather(self, dim, index):
+        """The entries of ``self`` that ``index`` picks along ``dim``; see ``minidl.gather``."""
+        return gather(self, dim, index)
 
 
 # ---- functions of several tensors --------------------------------------------------------------
@@ -968,10 +1158,7 @@ def where(condition, input, other):
     Taught in "Attention and transformers" (book/part2/attention.md).
     """
     condition = condition.data if isinstance(condition, Tensor) else _as_array(condition)
-    reference = input if isinstance(input, Tensor) else other
-    if not isinstance(reference, Tensor):
-        reference = Tensor(input)
-    input, other = reference._lift(input), reference._lift(other)
+    input, other = _promote(input, other)  # PyTorch's promotion: where(mask, x, 0.0) keeps x's float32
     out = backend.xp().where(condition, input.data, other.data)
 
     def backward(g):
@@ -981,6 +1168,54 @@ def where(condition, input, other):
         )
 
     return Tensor._from_op(out, (input, other), backward)
+
+
+def gather(input, dim, index):
+    """Pick entries along ``dim``: ``out[i][j] = input[index[i][j]][j]`` for dim 0, ``input[i][index[i][j]]``
+    for dim 1 (PyTorch's ``torch.gather``), e.g. the probability of each sample's own class.
+
+    ``index`` is an int64 (or int32) tensor with as many dimensions as ``input`` and no larger than it
+    outside ``dim``; the result has ``index``'s shape and ``input``'s dtype. The backward adds the
+    gradient back into the picked places (a repeated index adds up). A bad index is a RuntimeError
+    (negative indices are out of bounds, as in PyTorch); a bad ``dim`` an IndexError.
+    """
+    xp = backend.xp()
+    index = index.data if isinstance(index, Tensor) else _as_array(index)
+    if index.dtype.kind not in "iu":
+        raise RuntimeError(f"gather(): index must be an int64 or int32 tensor, got dtype {index.dtype}")
+    if index.ndim != input.ndim:
+        raise RuntimeError(
+            f"gather(): index has {index.ndim} dimensions (shape {tuple(index.shape)}) but input has "
+            f"{input.ndim} (shape {input.shape}); they must have the same number"
+        )
+    if input.ndim == 0:
+        return gather(input.reshape(1), 0, index.reshape(1)).reshape(())
+    dim = _normalize_dim(dim, input.ndim)
+    for d, (n, limit) in enumerate(zip(index.shape, input.shape)):
+        if d != dim and n > limit:
+            raise RuntimeError(
+                f"gather(): index of shape {tuple(index.shape)} is larger than input of shape {input.shape} "
+                f"in dimension {d}; only dimension {dim} (dim) may be larger"
+            )
+    if index.size:
+        low, high = int(index.min()), int(index.max())
+        if low < 0 or high >= input.shape[dim]:
+            raise RuntimeError(
+                f"gather(): index {low if low < 0 else high} is out of bounds for dimension {dim} with size "
+                f"{input.shape[dim]}"
+            )
+    # one integer array per dimension: index along dim, the position itself along the others
+    places = tuple(
+        index if d == dim else xp.arange(n).reshape([-1 if e == d else 1 for e in range(index.ndim)])
+        for d, n in enumerate(index.shape)
+    )
+
+    def backward(g):
+        grad = xp.zeros(input.shape, dtype=g.dtype)
+        backend.current().scatter_add(grad, places, g)
+        return (grad,)
+
+    return Tensor._from_op(input.data[places], (input,), backward)
 
 
 def to_numpy(x):
@@ -1095,3 +1330,206 @@ def _shape_arg(shape):
         return tuple(shape[0])
     return tuple(shape)
 
+
+# ---- type promotion, as in PyTorch ----------------------------------------------------------------
+_CATEGORIES = "biufc"  # bool < integer (unsigned and signed together) < floating < complex
+
+
+def _category(dtype):
+    return _CATEGORIES.index(dtype.kind) if dtype.kind in "bfc" else 1 if dtype.kind in "iu" else -1
+
+
+def _is_number(obj):
+    """A Python number, a NumPy scalar or a 0-d host array: it takes part in promotion like a Python number."""
+    return isinstance(obj, (bool, int, float)) or _is_scalar(obj)
+
+
+def _number_dtype(number):
+    """The dtype a number brings to promotion: bool, int64 or the default float32, as in PyTorch."""
+    if hasattr(number, "dtype"):  # a NumPy scalar counts by its category, like the Python number
+        kind = number.dtype.kind
+    else:
+        kind = "b" if isinstance(number, bool) else "i" if isinstance(number, int) else "f"
+    return backend.xp().dtype(backend.bool_ if kind == "b" else backend.int64 if kind in "iu" else backend.float32)
+
+
+def _promote_dtypes(dtypes):
+    """The common dtype within one rank: the higher category wins outright (int64 with float32 is
+    float32, not NumPy's float64); within a category the wider type wins."""
+    result = None
+    for dtype in dtypes:
+        if result is None or _category(dtype) > _category(result):
+            result = dtype
+        elif _category(dtype) == _category(result):
+            result = backend.xp().promote_types(result, dtype)
+    return result
+
+
+def _result_dtype(*operands):
+    """PyTorch's result type: operands rank as dimensioned tensors, then 0-d tensors, then numbers.
+
+    A lower rank changes the dtype only if it brings a higher category (bool < integer < floating):
+    float32 tensor + float64 0-d tensor is float32, but int64 tensor + float32 0-d tensor is float32
+    and int64 tensor + 2.5 is float32, the default float dtype.
+    """
+    ranks = ([], [], [])
+    for x in operands:
+        if isinstance(x, Tensor):
+            ranks[0 if x.ndim else 1].append(x.dtype)
+        else:
+            ranks[2].append(_number_dtype(x))
+    result = None
+    for rank in ranks:  # dimensioned, 0-d, numbers: a lower rank wins only with a higher category
+        dtype = _promote_dtypes(rank)
+        if dtype is not None and (result is None or _category(dtype) > _category(result)):
+            result = dtype
+    return result
+
+
+_PYTHON_NUMBER_CATEGORY = {bool: 0, int: 1, float: 2}
+
+
+def _promote(*operands):
+    """The operands as Tensors of their common dtype (``_result_dtype``); float casts stay differentiable."""
+    if len(operands) == 2:  # fast paths for the common cases: same dtypes, or a tensor and a plain number
+        a, b = operands
+        if isinstance(a, Tensor) and isinstance(b, Tensor):
+            if a.dtype == b.dtype:
+                return a, b
+        elif isinstance(a, Tensor) and _PYTHON_NUMBER_CATEGORY.get(type(b), 9) <= _category(a.dtype):
+            return a, _lift_number(b, a.dtype)
+        elif isinstance(b, Tensor) and _PYTHON_NUMBER_CATEGORY.get(type(a), 9) <= _category(b.dtype):
+            return _lift_number(a, b.dtype), b
+    operands = [x if isinstance(x, Tensor) or _is_number(x) else Tensor(x) for x in operands]
+    dtype = _result_dtype(*operands)
+    return tuple(
+        (x if x.dtype == dtype else x.to(dtype)) if isinstance(x, Tensor) else _lift_number(x, dtype) for x in operands
+    )
+
+
+def _lift_number(number, dtype):
+    return Tensor._from_op(backend.xp().asarray(number, dtype=dtype), (), None)
+
+
+def _untracked(a, b, operation):
+    """A comparison or bitwise operation of promoted operands: a result without gradient."""
+    a, b = _promote(a, b)
+    return Tensor._from_op(operation(a.data, b.data), (), None)
+
+
+def _as_dtype(dtype):
+    try:
+        return backend.xp().dtype(dtype)
+    except TypeError:
+        raise TypeError(f"to(): expected a dtype such as minidl.float32 or a tensor, got {dtype!r}") from None
+
+
+_BACKEND_DEVICES = {"numpy": "cpu", "cupy": "cuda", "gpusim": "cuda"}
+
+
+def _check_device(device):
+    """Accept only the device of the current backend: minidl has no per-tensor devices (yet)."""
+    name = backend.current().name
+    here = _BACKEND_DEVICES.get(name)
+    if str(device) in (here, f"{here}:0"):
+        return
+    raise RuntimeError(
+        f"to(device={device!r}): minidl does not move single tensors between devices; every tensor lives on "
+        f"the current backend {name!r} (device {here!r}). Choose the backend before making tensors with "
+        f"minidl.use_backend('cupy') or minidl.use_backend('numpy'), or the MINIDL_BACKEND environment variable"
+    )
+
+
+# ---- numerics helpers ------------------------------------------------------------------------------
+def _quiet():
+    """Silence NumPy's floating-point warnings where the IEEE result (inf, nan) is the answer PyTorch
+    gives silently, e.g. 0 ** -1 = inf or log(0) = -inf; CuPy never warns and has no errstate."""
+    errstate = getattr(backend.xp(), "errstate", None)
+    return errstate(all="ignore") if errstate is not None else contextlib.nullcontext()
+
+
+def _zero_where(condition, values):
+    """``values`` with exact zeros where ``condition`` holds (multiplying by a mask would keep nan and inf)."""
+    xp = backend.xp()
+    return xp.where(condition, xp.zeros((), dtype=values.dtype), values)
+
+
+def _arg_extreme(data, largest, axis):
+    """argmax (or argmin) along ``axis`` where a NaN beats every number, the first one among ties,
+    as in NumPy and PyTorch; spelled out so every backend agrees."""
+    xp = backend.xp()
+    index = (xp.argmax if largest else xp.argmin)(data, axis=axis)
+    if data.dtype.kind in "fc":
+        nan = xp.isnan(data)
+        index = xp.where(nan.any(axis=axis), xp.argmax(nan, axis=axis), index)
+    return index
+
+
+def _degrees_of_freedom(name, tensor, dim, unbiased, correction):
+    """``dim`` and n - correction for var and std, with PyTorch's argument rules."""
+    if isinstance(dim, bool):  # var(False): the unbiased flag given first, as PyTorch allows
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}(): give unbiased or correction, not both (correction=1 is unbiased=True)")
+    if tensor.dtype.kind not in "fc":
+        raise RuntimeError(f"{name}(): std and var only support floating-point tensors, got {tensor.dtype}; use .float()")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    return dim, max(0, _count(tensor.shape, dim) - correction)
+
+
+def _refuse_bool_subtraction(*operands):
+    if any(x.dtype == backend.bool_ if isinstance(x, Tensor) else isinstance(x, (bool, backend.bool_)) for x in operands):
+        raise RuntimeError(
+            "Subtraction, the `-` operator, with a bool tensor or number is not supported (as in PyTorch); "
+            "use `~` to invert a mask, `^` for the difference of two masks, or convert with .long()"
+        )
+
+
+def _check_division(a, b, name):
+    if a.dtype == backend.bool_:
+        raise NotImplementedError(f"{name}: not implemented for bool tensors (as in PyTorch); convert with .long()")
+    if a.dtype.kind in "iu" and bool((b.data == 0).any()):
+        raise RuntimeError(f"{name}: integer division by zero (the divisor has a zero entry); PyTorch raises ZeroDivisionError")
+
+
+def _floor_divide(a, b):
+    """floor(a / b) of promoted operands. PyTorch defines no derivative (the function is a staircase):
+    the result is in the graph, and a backward pass through it raises RuntimeError, as in PyTorch."""
+    _check_division(a, b, "floor_divide")
+    with _quiet():
+        out = backend.xp().floor_divide(a.data, b.data)
+
+    def backward(g):
+        raise RuntimeError(
+            "derivative for floor_divide (//) is not implemented, as in PyTorch: floor(a / b) is piecewise "
+            "constant; detach() the result, or use a / b if a gradient should flow"
+        )
+
+    return Tensor._from_op(out, (a, b), backward)
+
+
+def _remainder(a, b, divisor_gradient=True):
+    """a - b floor(a / b) of promoted operands: the sign of b, as Python's % and PyTorch's remainder.
+
+    d/da = 1 and d/db = -floor(a / b). PyTorch has no derivative for the divisor when the dividend is
+    a Python number (``2.0 % x``); ``divisor_gradient=False`` raises there as it does.
+    """
+    _check_division(a, b, "remainder")
+    xp = backend.xp()
+    with _quiet():
+        out = xp.remainder(a.data, b.data)
+
+    def backward(g):
+        grad_b = None
+        if b.requires_grad:
+            if not divisor_gradient:
+                raise RuntimeError(
+                    "derivative of number % tensor with respect to the tensor is not implemented, as in "
+                    "PyTorch's remainder(Scalar, Tensor); write minidl.tensor(number) % tensor instead"
+                )
+            with _quiet():
+                grad_b = _unbroadcast(-g * xp.floor_divide(a.data, b.data), b.shape)
+        return _unbroadcast(g, a.shape), grad_b
+
+    return Tensor._from_op(out, (a, b), backward)

@@ -11,6 +11,13 @@ from minidl import gradcheck
 
 from conftest import leaf
 
+
+def _repeating_index(shape):
+    """An int64 index of ``shape`` into the last dimension, with repeats: (k^2 mod n) for k = 0, 1, ..."""
+    flat = np.arange(int(np.prod(shape))) ** 2 % shape[-1]
+    return minidl.tensor(flat.reshape(shape))
+
+
 UNARY = {
     "neg": lambda x: -x,
     "exp": lambda x: x.exp(),
@@ -21,9 +28,13 @@ UNARY = {
     "sigmoid": lambda x: x.sigmoid(),
     "relu": lambda x: x.relu(),
     "clip": lambda x: x.clip(-0.3, 0.4),
+    "clamp_min": lambda x: x.clamp_min(-0.3),
+    "clamp_max": lambda x: x.clamp_max(0.4),
     "pow": lambda x: (x * x + 0.5) ** 1.5,
     "rpow": lambda x: 2.0**x,
     "square": lambda x: x**2,
+    "pow_zero": lambda x: x**0 + x,
+    "remainder_by_number": lambda x: x % 0.7,
     "scalar_div": lambda x: 3.0 / (x * x + 1.0),
     "sum": lambda x: x.sum(),
     "sum_dim_keepdim": lambda x: x.sum(dim=-1, keepdim=True),
@@ -31,7 +42,12 @@ UNARY = {
     "mean": lambda x: x.mean(),
     "mean_dim": lambda x: x.mean(dim=-1),
     "var": lambda x: x.var(dim=-1),
+    "var_correction": lambda x: x.var(dim=0, correction=0),
+    "std": lambda x: x.std(),
+    "std_dim_keepdim": lambda x: x.std(dim=-1, keepdim=True),
+    "std_biased": lambda x: x.std(0, False),
     "max": lambda x: x.max(),
+    "min": lambda x: x.min(),
     "max_dim": lambda x: x.max(dim=-1).values,
     "min_dim_keepdim": lambda x: x.min(dim=0, keepdim=True).values,
     "reshape": lambda x: x.reshape(-1),
@@ -46,6 +62,7 @@ UNARY = {
     "log_softmax": lambda x: x.log_softmax(0),
     "clone": lambda x: x.clone() * x,
     "expand": lambda x: x.unsqueeze(0).expand(3, *x.shape),
+    "gather": lambda x: x.gather(-1, _repeating_index(x.shape)),
 }
 
 SHAPES = [(3,), (2, 3), (2, 3, 4)]
@@ -69,6 +86,9 @@ BINARY = {
     "div": lambda a, b: a / (b * b + 0.5),
     "pow": lambda a, b: (a * a + 0.5) ** b,
     "where": lambda a, b: minidl.where(a > 0, a, b),
+    "remainder": lambda a, b: a % (b * b + 0.5),
+    "clamp_tensor_bounds": lambda a, b: a.clamp(min=b - 0.5, max=b + 0.5),
+    "clamp_min_tensor": lambda a, b: a.clamp_min(b),
 }
 
 broadcastable_pairs = hnp.mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, max_side=3)
