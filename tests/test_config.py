@@ -5,9 +5,12 @@ Fast checks that read files only; the build itself is tested in test_book.py.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
+import json
 import re
 import shlex
+import sys
 from pathlib import Path
 
 import pytest
@@ -266,6 +269,81 @@ def test_optional_backends_are_not_requirements(name: str) -> None:
     assert name not in requirement_names()
 
 
+# Every third-party module that a chapter's code cells or the book's Sphinx extensions import is named
+# in requirements.txt itself, not only brought along by another package.
+
+# Import names whose distribution (the name pip installs) differs from the import name.
+DISTRIBUTION_OF = {
+    "sklearn": "scikit-learn", "skimage": "scikit-image", "IPython": "ipython", "myst_nb": "myst-nb",
+    "yaml": "pyyaml", "PIL": "pillow", "bs4": "beautifulsoup4",
+}
+PROJECT_MODULES = {"minidl"}  # the project itself, the requirement "-e ."
+CODE_CELL = re.compile(r"^(`{3,}|~{3,}|:{3,})\{code-cell\}[^\n]*\n(.*?)^\1[ \t]*$", re.MULTILINE | re.DOTALL)
+
+
+def cell_python(cell: str) -> str:
+    """A MyST code cell's Python: its option lines (``:tags: ...`` or a ``---`` block) and IPython
+    magics (``%xmode``, ``!ls``) blanked, so line numbers stay those of the cell."""
+    lines = cell.splitlines()
+    if lines and lines[0].strip() == "---":
+        end = next((i for i, line in enumerate(lines[1:], 1) if line.strip() == "---"), 0)
+        lines[: end + 1] = [""] * (end + 1)
+    head = 0
+    while head < len(lines) and lines[head].startswith(":"):
+        lines[head] = ""
+        head += 1
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in lines)
+
+
+def book_code() -> dict[str, str]:
+    """'path:cell n' -> Python source, for every code cell of the book's pages and every book/_ext module."""
+    sources = {}
+    for page in chapter_sources():
+        name = str(page.relative_to(ROOT))
+        if page.suffix == ".ipynb":
+            cells = ["".join(c["source"]) for c in json.loads(page.read_text())["cells"] if c["cell_type"] == "code"]
+        else:
+            cells = [match.group(2) for match in CODE_CELL.finditer(page.read_text())]
+        sources.update({f"{name}: cell {i}": cell_python(cell) for i, cell in enumerate(cells, 1)})
+    for module in sorted((ROOT / "book" / "_ext").glob("*.py")):
+        sources[str(module.relative_to(ROOT))] = module.read_text()
+    return sources
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level names of the modules that Python source imports (absolute imports only)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def third_party_imports() -> dict[str, set[str]]:
+    """Distribution name -> where it is imported, for each third-party module the book imports."""
+    found: dict[str, set[str]] = {}
+    for where, source in book_code().items():
+        for module in imported_modules(source) - set(sys.stdlib_module_names) - PROJECT_MODULES:
+            distribution = DISTRIBUTION_OF.get(module, module).lower().replace("_", "-")
+            found.setdefault(distribution, set()).add(where)
+    return found
+
+
+def test_the_import_scan_finds_the_book_imports() -> None:
+    found = third_party_imports()
+    assert {"numpy", "matplotlib", "pandas", "ipython", "myst-nb", "scikit-image", "sphinx"} <= set(found)
+    assert imported_modules("import a.b, c as d\nfrom e.f import g\nfrom . import h\n") == {"a", "c", "e"}
+    assert cell_python(":tags: [remove-cell]\n%xmode Minimal\nimport x\n") == "\n\nimport x"
+
+
+def test_every_module_the_book_imports_is_a_requirement() -> None:
+    missing = {name: sorted(where)[:3] for name, where in third_party_imports().items()
+               if name not in requirement_names()}
+    assert not missing, f"imported by the book but not named in requirements.txt: {missing}"
+
+
 def code_lines(markdown: str) -> list[str]:
     """Lines inside fenced code blocks of a Markdown text."""
     blocks = re.findall(r"^```[^\n]*\n(.*?)^```", markdown, flags=re.MULTILINE | re.DOTALL)
@@ -293,6 +371,37 @@ def test_ci_script_is_strict_and_executable() -> None:
     assert "set -euo pipefail" in text
     assert CI_RUN.stat().st_mode & 0o111
     assert "torch==2.13.0" in text
+
+
+def ci_debian_packages() -> list[str]:
+    match = re.search(r'^debian_packages="([^"]+)"$', CI_RUN.read_text(), flags=re.MULTILINE)
+    assert match, ".ci/run must name its Debian packages in debian_packages"
+    return match.group(1).split()
+
+
+def test_ci_installs_every_debian_package_the_tests_use_without_recommends() -> None:
+    """Recommends are not installed, so timidity's soundfont (its config sources fluidr3_gm.cfg) is named."""
+    assert {"chromium-headless-shell", "abcmidi", "timidity", "fluid-soundfont-gm"} <= set(ci_debian_packages())
+    install = re.search(r"apt-get install (.+)$", CI_RUN.read_text(), flags=re.MULTILINE)
+    assert install and "--no-install-recommends" in install.group(1) and "$debian_packages" in install.group(1)
+
+
+def test_readme_names_the_debian_packages_of_the_ci_script() -> None:
+    unnamed = [package for package in ci_debian_packages() if f"`{package}`" not in README]
+    assert not unnamed, f"README.md does not say that .ci/run installs {unnamed}"
+
+
+def test_workflow_apt_lines_install_the_audio_packages_of_the_ci_script() -> None:
+    for workflow in sorted((ROOT / ".github" / "workflows").glob("*.yml")):
+        steps = [step for job in yaml.safe_load(workflow.read_text())["jobs"].values() for step in job["steps"]]
+        for run in (step.get("run", "") for step in steps):
+            for install in re.findall(r"apt-get install ([^&;\n]+)", run):
+                words = install.split()
+                assert "--no-install-recommends" in words, f"{workflow.name}: {install}"
+                packages = {word for word in words if not word.startswith("-")}
+                assert packages <= set(ci_debian_packages()), f"{workflow.name} installs what .ci/run does not"
+                if {"abcmidi", "timidity"} & packages:
+                    assert {"abcmidi", "timidity", "fluid-soundfont-gm"} <= packages, workflow.name
 
 
 def test_tests_build_the_book_as_the_readme_does() -> None:

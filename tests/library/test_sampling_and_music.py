@@ -1,7 +1,8 @@
 """Temperature and top-k sampling, the bundled Irish tunes, and ABC-to-audio rendering."""
 
 import io
-import shutil
+import os
+import sys
 import wave
 
 import numpy as np
@@ -98,20 +99,88 @@ def test_first_bars_keep_the_header_and_drop_repeats():
     assert ":" not in short.splitlines()[-1] and short.splitlines()[-1].count("|") == 3
 
 
-def test_audio_helper_returns_none_without_the_tools(monkeypatch):
-    monkeypatch.setattr(music.shutil, "which", lambda name: None)
+# ---- ABC to audio --------------------------------------------------------------------------------
+# Stand-ins for the Debian tools, put alone on the PATH. Each behaves as the real one does: abc2midi
+# exits 0 even on bad ABC but then writes no MIDI file and prints "Error in line-char ..."; timidity
+# installed without recommends has no soundfont for its config and exits 1 on every file.
+FAKE_TOOLS = {
+    "abc2midi": """
+source, output = sys.argv[1], sys.argv[sys.argv.index("-o") + 1]
+if "\\nK:" not in open(source).read():
+    print("Error in line-char 2-0 : No valid K: field found at start of tune", file=sys.stderr)
+else:
+    open(output, "wb").write(b"MThd fake midi")
+""",
+    "timidity": """
+open(sys.argv[sys.argv.index("-o") + 1], "wb").write(b"OggS fake vorbis")
+""",
+    "timidity-without-soundfont": """
+for _ in range(2):
+    print("/etc/timidity/fluidr3_gm.cfg: No such file or directory", file=sys.stderr)
+print("timidity: Error reading configuration file.", file=sys.stderr)
+print("Please check /etc/timidity/timidity.cfg", file=sys.stderr)
+sys.exit(1)
+""",
+}
+
+
+@pytest.fixture
+def tools_on_path(tmp_path, monkeypatch):
+    """Put the named fakes (and nothing else) on the PATH: tools_on_path("abc2midi", "timidity-...")."""
+    def install(*names):
+        for name in names:
+            script = tmp_path / name.split("-")[0]
+            script.write_text(f"#!{sys.executable}\nimport sys\n{FAKE_TOOLS[name]}")
+            script.chmod(0o755)
+        monkeypatch.setenv("PATH", str(tmp_path))
+    return install
+
+
+@pytest.mark.parametrize("tools, reason", [
+    ((), "abc2midi and timidity are not installed (Debian packages abcmidi and timidity)"),
+    (("abc2midi",), "timidity is not installed (Debian package timidity)"),
+    (("timidity",), "abc2midi is not installed (Debian package abcmidi)"),
+    (("timidity-without-soundfont",), "abc2midi is not installed (Debian package abcmidi)"),
+    (("abc2midi", "timidity-without-soundfont"),
+     "timidity is installed but fails on a known-good tune (exit code 1: /etc/timidity/fluidr3_gm.cfg: No such "
+     "file or directory); install a General MIDI soundfont for it (Debian package fluid-soundfont-gm)"),
+])
+def test_unusable_tools_give_no_audio_and_say_why(tools_on_path, tools, reason):
+    tools_on_path(*tools)
+    assert minidl.data.no_audio_reason() == reason
     assert minidl.data.abc_to_audio(minidl.data.load_irish_songs()[0]) is None
 
 
-def test_audio_helper_refuses_an_unknown_format():
-    with pytest.raises(ValueError, match="'ogg' or 'wav'"):
-        minidl.data.abc_to_audio("X:1\nK:C\nCDEF|", format="mp3")
+def test_working_tools_give_audio_and_no_reason(tools_on_path):
+    tools_on_path("abc2midi", "timidity")
+    assert minidl.data.no_audio_reason() is None
+    assert minidl.data.abc_to_audio(minidl.data.load_irish_songs()[0]) == b"OggS fake vorbis"
 
 
-needs_tools = pytest.mark.skipif(
-    not (shutil.which("abc2midi") and shutil.which("timidity")),
-    reason="abc2midi and timidity (Debian packages abcmidi, timidity) are not installed",
-)
+def test_bad_abc_raises_when_the_tools_work(tools_on_path):
+    tools_on_path("abc2midi", "timidity")
+    with pytest.raises(RuntimeError, match="abc2midi cannot render this tune: wrote no tune.mid: Error in line-char"):
+        minidl.data.abc_to_audio("X:1\nT:No key\nCDEF|")
+
+
+@pytest.mark.parametrize("format, abc_text, match", [
+    ("mp3", "X:1\nK:C\nCDEF|", "'ogg' or 'wav', got 'mp3'"),
+    ("ogg", "  \n", "non-empty string"),
+    ("ogg", None, "non-empty string"),
+])
+def test_audio_helper_refuses_bad_arguments(format, abc_text, match):
+    with pytest.raises(ValueError, match=match):
+        minidl.data.abc_to_audio(abc_text, format=format)
+
+
+# The real tools. .ci/run installs them (with the soundfont), so in CI an unusable setup fails, not skips.
+NO_AUDIO = music.no_audio_reason()
+needs_tools = pytest.mark.skipif(NO_AUDIO is not None and not os.environ.get("CI"), reason=f"no audio: {NO_AUDIO}")
+
+
+@needs_tools
+def test_this_machine_renders_audio():
+    assert NO_AUDIO is None
 
 
 @needs_tools
@@ -126,3 +195,9 @@ def test_audio_helper_renders_short_mono_16khz_wav():
     with wave.open(io.BytesIO(audio)) as clip:
         assert clip.getnchannels() == 1 and clip.getframerate() == 16000
         assert 0 < clip.getnframes() <= 3 * 16000
+
+
+@needs_tools
+def test_real_abc2midi_rejects_a_tune_without_a_key():
+    with pytest.raises(RuntimeError, match="abc2midi cannot render this tune: .*Error in line-char"):
+        minidl.data.abc_to_audio("X:1\nT:No key\nCDEF|")
