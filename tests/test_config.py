@@ -310,6 +310,18 @@ def book_code() -> dict[str, str]:
     return sources
 
 
+# The tests' own modules import each other by name; torch is the parity reference, which .ci/run
+# installs (its CPU build) and README.md explains, and cupy the optional GPU backend (pyproject's
+# extra "cuda"): neither is a requirement on purpose.
+TEST_MODULES = {path.stem for path in (ROOT / "tests").rglob("*.py")}
+NOT_REQUIRED = {"torch", "cupy"}
+
+
+def test_code() -> dict[str, str]:
+    """Module path -> source, for every test module."""
+    return {str(path.relative_to(ROOT)): path.read_text() for path in sorted((ROOT / "tests").rglob("*.py"))}
+
+
 def imported_modules(source: str) -> set[str]:
     """Top-level names of the modules that Python source imports (absolute imports only)."""
     names = set()
@@ -322,10 +334,11 @@ def imported_modules(source: str) -> set[str]:
 
 
 def third_party_imports() -> dict[str, set[str]]:
-    """Distribution name -> where it is imported, for each third-party module the book imports."""
+    """Distribution name -> where it is imported, for each third-party module the book or the tests import."""
     found: dict[str, set[str]] = {}
-    for where, source in book_code().items():
-        for module in imported_modules(source) - set(sys.stdlib_module_names) - PROJECT_MODULES:
+    for where, source in {**book_code(), **test_code()}.items():
+        ignored = set(sys.stdlib_module_names) | PROJECT_MODULES | TEST_MODULES | NOT_REQUIRED
+        for module in imported_modules(source) - ignored:
             distribution = DISTRIBUTION_OF.get(module, module).lower().replace("_", "-")
             found.setdefault(distribution, set()).add(where)
     return found
@@ -333,7 +346,7 @@ def third_party_imports() -> dict[str, set[str]]:
 
 def test_the_import_scan_finds_the_book_imports() -> None:
     found = third_party_imports()
-    assert {"numpy", "matplotlib", "pandas", "ipython", "myst-nb", "scikit-image", "sphinx"} <= set(found)
+    assert {"numpy", "matplotlib", "pandas", "ipython", "myst-nb", "scikit-image", "sphinx", "beautifulsoup4"} <= set(found)
     assert imported_modules("import a.b, c as d\nfrom e.f import g\nfrom . import h\n") == {"a", "c", "e"}
     assert cell_python(":tags: [remove-cell]\n%xmode Minimal\nimport x\n") == "\n\nimport x"
 
