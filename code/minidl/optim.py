@@ -159,11 +159,9 @@ def _tensors(name, params):
     params = [params] if isinstance(params, Tensor) else list(params)
     for p in params:
         if not isinstance(p, Tensor):
+            kind = type(p).__qualname__ if type(p).__module__ == "builtins" else f"{type(p).__module__}.{type(p).__name__}"
             hint = "; pass model.parameters(), not the layers" if hasattr(p, "parameters") else ""
-            raise TypeError(
-                f"{name}: optimizer can only optimize Tensors, but one of the params is "
-                f"{type(p).__module__}.{type(p).__qualname__}{hint}"
-            )
+            raise TypeError(f"{name}: optimizer can only optimize Tensors, but one of the params is {kind}{hint}")
         if not p.is_leaf:
             raise ValueError(
                 f"{name}: can't optimize a non-leaf Tensor (one computed from others); "
