@@ -10,6 +10,7 @@ import numbers
 import warnings
 
 from minidl import backend
+from minidl.nn.module import Module
 from minidl.tensor import Tensor, no_grad
 
 
@@ -117,8 +118,6 @@ def _check_hyperparameters(name, hyperparameters):
 
 def _groups(name, params):
     """``params`` as a non-empty list of group dicts, after refusing the usual mix-ups."""
-    from minidl.nn.module import Module  # the optimizer module must not import nn at load time
-
     if isinstance(params, Tensor):
         raise TypeError(
             f"{name}: params argument given to the optimizer should be an iterable of Tensors or dicts, "

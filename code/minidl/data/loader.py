@@ -61,12 +61,15 @@ class DataLoader:
 
 
 def _check_batch_size(batch_size):
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
-        shown = f"an array of length {len(batch_size)}" if hasattr(batch_size, "__len__") else repr(batch_size)
-        hint = ""
-        if hasattr(batch_size, "__len__"):
-            hint = "; to batch inputs and targets together pass them as one tuple: DataLoader((X, y), batch_size=32)"
-        raise ValueError(f"DataLoader: batch_size should be a positive integer value, but got {shown}{hint}")
+    if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > 0:
+        return
+    message = "DataLoader: batch_size should be a positive integer value, but got"
+    if hasattr(batch_size, "__len__"):  # DataLoader(X, y): the targets landed in batch_size
+        raise ValueError(
+            f"{message} an array of length {len(batch_size)}; to batch inputs and targets together pass them "
+            "as one tuple: DataLoader((X, y), batch_size=32)"
+        )
+    raise ValueError(f"{message} {batch_size!r}")
 
 
 def _as_arrays(data):

@@ -189,8 +189,6 @@ class Module:
             errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{name}"' for name in missing) + ". ")
         if strict and unexpected:
             errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{name}"' for name in unexpected) + ". ")
-        if strict and missing and len(unexpected) == len(state_dict) > 0:
-            errors.append(f"No key matches this model's (it has {list(own)[:3]}...): is it another model's state?")
         values = {}
         for name, target in own.items():
             if name not in state_dict:
