@@ -6,36 +6,42 @@ Taught in "Optimization in practice" (``book/part1/optimization.md``).
 """
 
 import math
+import numbers
+import warnings
 
 from minidl import backend
+from minidl.nn.module import Module
 from minidl.tensor import Tensor, no_grad
 
 
 class Optimizer:
     """Holds parameter groups (each a dict with ``params`` and hyperparameters) and per-parameter state.
 
+    ``params`` is an iterable of tensors (``model.parameters()``) or of dicts ``{"params": ..., "lr": ...}``.
+    Raises TypeError for a module, a single tensor or a non-tensor in ``params``, ValueError for an
+    empty list, a non-leaf tensor or an out-of-range hyperparameter, with PyTorch's messages.
+
     Taught in "Optimization in practice" (book/part1/optimization.md).
     """
 
     def __init__(self, params, defaults):
-        if "lr" in defaults and defaults["lr"] < 0:
-            raise ValueError(f"{type(self).__name__}: learning rate lr must be >= 0, got {defaults['lr']}")
-        for key in ("weight_decay", "momentum", "eps"):
-            if defaults.get(key, 0) < 0:
-                raise ValueError(f"{type(self).__name__}: {key} must be >= 0, got {defaults[key]}")
-        if isinstance(params, Tensor):
-            raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors, e.g. model.parameters()")
-        params = list(params)
-        if not params:
-            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
-        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        name = type(self).__name__
+        _check_hyperparameters(name, defaults)
         self.defaults = defaults
         self.param_groups = []
-        for group in groups:
-            group = {**defaults, **group, "params": list(group["params"])}
-            for p in group["params"]:
-                if not p.requires_grad:
-                    raise ValueError(f"{type(self).__name__}: can't optimize a tensor that doesn't require grad")
+        seen = set()
+        for group in _groups(name, params):
+            group = {**defaults, **group}
+            _check_hyperparameters(name, group)
+            group["params"] = _tensors(name, group["params"])
+            if len({id(p) for p in group["params"]}) < len(group["params"]):
+                warnings.warn(
+                    "optimizer contains a parameter group with duplicate parameters; each copy is updated "
+                    "at every step", UserWarning, stacklevel=3,
+                )
+            if seen & {id(p) for p in group["params"]}:
+                raise ValueError(f"{name}: some parameters appear in more than one parameter group")
+            seen |= {id(p) for p in group["params"]}
             self.param_groups.append(group)
         self.state = {}
 
@@ -48,21 +54,133 @@ class Optimizer:
                     p.grad.data[...] = 0
 
     def step(self):
-        """One update of every parameter that has a gradient."""
+        """One update of every parameter that has a gradient.
+
+        Every gradient is checked first (a Tensor of its parameter's shape), so a step that raises
+        has changed no parameter and no state.
+        """
+        pending, index = [], 0
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    _check_grad(type(self).__name__, index, p)
+                    pending.append((p, group))
+                index += 1
         with no_grad():
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    grad = p.grad.data
-                    if group.get("weight_decay", 0) and not getattr(self, "decoupled_weight_decay", False):
-                        grad = grad + group["weight_decay"] * p.data  # L2 penalty (lambda/2)||w||^2
-                    state = self.state.setdefault(p, {"step": 0})
-                    state["step"] += 1
-                    self._update(p.data, grad, state, group)
+            for p, group in pending:
+                grad = p.grad.data
+                if group.get("weight_decay", 0) and not getattr(self, "decoupled_weight_decay", False):
+                    grad = grad + group["weight_decay"] * p.data  # L2 penalty (lambda/2)||w||^2
+                state = self.state.setdefault(p, {"step": 0})
+                state["step"] += 1
+                self._update(p.data, grad, state, group)
 
     def _update(self, param, grad, state, group):
         raise NotImplementedError
+
+
+# ---- argument checks ---------------------------------------------------------------------------
+# PyTorch's wording for each hyperparameter, and the smallest (and largest) value it accepts.
+_RANGES = {
+    "lr": ("Invalid learning rate", 0, None),
+    "momentum": ("Invalid momentum value", 0, None),
+    "weight_decay": ("Invalid weight_decay value", 0, None),
+    "eps": ("Invalid epsilon value", 0, None),
+    "lr_decay": ("Invalid lr_decay value", 0, None),
+    "initial_accumulator_value": ("Invalid initial_accumulator_value value", 0, None),
+    "rho": ("Invalid rho value", 0, 1),
+    "alpha": ("Invalid alpha value", 0, None),
+}
+
+
+def _is_number(value):
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _check_hyperparameters(name, hyperparameters):
+    for key, (message, low, high) in _RANGES.items():
+        if key not in hyperparameters:
+            continue
+        value = hyperparameters[key]
+        if not _is_number(value):
+            raise TypeError(f"{name}: {key} must be a number, got {type(value).__name__} {value!r}")
+        if not (low <= value and (high is None or value <= high)):
+            bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+            raise ValueError(f"{name}: {message}: {value} ({key} must be {bounds})")
+    if "betas" in hyperparameters:
+        betas = hyperparameters["betas"]
+        if not (isinstance(betas, (tuple, list)) and len(betas) == 2 and all(_is_number(b) for b in betas)):
+            raise TypeError(f"{name}: betas must be a pair of numbers (beta1, beta2), got {betas!r}")
+        for index, beta in enumerate(betas):
+            if not 0 <= beta < 1:
+                raise ValueError(f"{name}: Invalid beta parameter at index {index}: {beta} (betas must be in [0, 1))")
+
+
+def _groups(name, params):
+    """``params`` as a non-empty list of group dicts, after refusing the usual mix-ups."""
+    if isinstance(params, Tensor):
+        raise TypeError(
+            f"{name}: params argument given to the optimizer should be an iterable of Tensors or dicts, "
+            f"but got a Tensor; wrap it in a list: {name}([w], lr=...)"
+        )
+    if isinstance(params, Module):
+        raise TypeError(
+            f"{name}: params must be an iterable of parameters, got the module {type(params).__name__}; "
+            f"pass its parameters: {name}(model.parameters(), lr=...)"
+        )
+    if isinstance(params, dict):
+        raise TypeError(
+            f"{name}: params must be an iterable of parameters or of parameter groups, got a dict; pass "
+            f"model.parameters() (not a state dict), or a list of groups [{{'params': ..., 'lr': ...}}]"
+        )
+    try:
+        params = list(params)
+    except TypeError:
+        raise TypeError(
+            f"{name}: params must be an iterable of parameters such as model.parameters(), "
+            f"got {type(params).__name__}"
+        ) from None
+    if not params:
+        raise ValueError(
+            f"{name}: optimizer got an empty parameter list (model.parameters() is a generator that can "
+            "be used once: call it again for each optimizer)"
+        )
+    if not all(isinstance(group, dict) for group in params):
+        return [{"params": params}]
+    for index, group in enumerate(params):
+        if "params" not in group:
+            raise KeyError(f"{name}: parameter group {index} has no 'params' entry")
+    return [dict(group) for group in params]
+
+
+def _tensors(name, params):
+    """The parameters of one group as a list, each a leaf Tensor."""
+    params = [params] if isinstance(params, Tensor) else list(params)
+    for p in params:
+        if not isinstance(p, Tensor):
+            kind = type(p).__qualname__ if type(p).__module__ == "builtins" else f"{type(p).__module__}.{type(p).__name__}"
+            hint = "; pass model.parameters(), not the layers" if hasattr(p, "parameters") else ""
+            raise TypeError(f"{name}: optimizer can only optimize Tensors, but one of the params is {kind}{hint}")
+        if not p.is_leaf:
+            raise ValueError(
+                f"{name}: can't optimize a non-leaf Tensor (one computed from others); "
+                "optimize the tensors it was computed from, e.g. the model's Parameters"
+            )
+    return params
+
+
+def _check_grad(name, index, p):
+    """PyTorch refuses to assign a gradient that is not a Tensor of the parameter's shape; check it here."""
+    if not isinstance(p.grad, Tensor):
+        raise TypeError(
+            f"{name}.step: params[{index}].grad must be a Tensor or None, but got grad of type "
+            f"{type(p.grad).__name__}"
+        )
+    if p.grad.shape != p.shape:
+        raise RuntimeError(
+            f"{name}.step: params[{index}] has shape {p.shape} but its .grad has shape {p.grad.shape}; "
+            "the gradient and the tensor must be the same size (no parameter was updated)"
+        )
 
 
 class SGD(Optimizer):
@@ -72,8 +190,11 @@ class SGD(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, momentum=0.0, dampening=0.0, nesterov=False, weight_decay=0.0):
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("SGD: nesterov momentum needs momentum > 0 and dampening = 0")
+        if nesterov and (not _is_number(momentum) or momentum <= 0 or dampening != 0):
+            raise ValueError(
+                f"SGD: Nesterov momentum requires a momentum and zero dampening, got momentum={momentum}, "
+                f"dampening={dampening}"
+            )
         super().__init__(params, dict(lr=lr, momentum=momentum, dampening=dampening, nesterov=nesterov,
                                       weight_decay=weight_decay))
 
@@ -172,8 +293,6 @@ class Adam(Optimizer):
     """
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0):
-        if not all(0 <= beta < 1 for beta in betas):
-            raise ValueError(f"{type(self).__name__}: betas must be in [0, 1), got {betas}")
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _update(self, param, grad, state, group):
@@ -211,6 +330,8 @@ class _Scheduler:
     """Sets each group's ``lr`` from its initial value and the epoch count; call ``step()`` once an epoch."""
 
     def __init__(self, optimizer):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{type(self).__name__}: {type(optimizer).__name__} is not an Optimizer")
         self.optimizer = optimizer
         self.base_lrs = [group.setdefault("initial_lr", group["lr"]) for group in optimizer.param_groups]
         self.last_epoch = 0

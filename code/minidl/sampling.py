@@ -14,7 +14,8 @@ def sample(logits, temperature=1.0, top_k=None, generator=None):
 
     ``top_k`` restricts the draw to the k largest logits (ties at the k-th value are kept). Draws come
     from the library's seeded stream (``minidl.manual_seed``) unless ``generator``, a NumPy
-    ``Generator``, is given. Returns an int64 tensor of shape () or (N,).
+    ``Generator``, is given. Returns an int64 tensor of shape () or (N,). Raises RuntimeError, as
+    ``torch.multinomial`` does, for a row with NaN, +inf or only -inf (no distribution to draw from).
 
     Taught in "Encoding language" (book/part2/embeddings.md) and "Lab: generating music" (book/part2/music_lab.md).
     """
@@ -29,7 +30,19 @@ def sample(logits, temperature=1.0, top_k=None, generator=None):
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= vocabulary):
         raise ValueError(f"sample: top_k must be an integer in [1, {vocabulary}] (the number of logits) or None, got {top_k!r}")
     xp, current = backend.xp(), backend.current()
+    if generator is not None and not isinstance(generator, type(current.host_rng)):  # numpy.random.Generator
+        raise TypeError(
+            f"sample: generator must be a NumPy Generator such as numpy.random.default_rng(0), "
+            f"got {type(generator).__name__} {generator!r}"
+        )
     rows = logits.data.reshape(-1, vocabulary).astype(backend.float64)
+    undefined = xp.isnan(rows).any(axis=1) | (rows == xp.inf).any(axis=1) | (rows == -xp.inf).all(axis=1)
+    if undefined.any():
+        raise RuntimeError(
+            "sample: probability tensor contains either `inf`, `nan` or element < 0: logits row "
+            f"{int(undefined.argmax())} holds NaN, +inf or only -inf, so softmax(logits / temperature) is "
+            "undefined; check the model's output (did the training loss become NaN?)"
+        )
     # shift before dividing, so a tiny temperature sends every non-maximal logit to -inf, not inf - inf
     scaled = (rows - rows.max(axis=1, keepdims=True)) / temperature
     if top_k is not None:

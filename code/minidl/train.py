@@ -4,6 +4,7 @@ Taught in "Overfitting and regularization" (``book/part1/regularization.md``).
 """
 
 import math
+import numbers
 
 from minidl.tensor import Tensor, no_grad
 
@@ -20,17 +21,55 @@ def accuracy(logits, targets):
 def evaluate(model, loader, loss_fn):
     """Mean loss and accuracy (None unless targets are class indices) over ``loader``, in eval mode.
 
+    The model's training mode is restored afterwards, also when a batch raises. Raises TypeError for a
+    batch that is not an (inputs, targets) pair and ValueError for a loader with no batches.
+
     Taught in "Overfitting and regularization" (book/part1/regularization.md) and "Convolutional networks" (book/part3/cnn.md).
     """
+    _check_callables("evaluate", model, loss_fn)
     was_training = model.training
     model.eval()
     totals = _EpochTotals()
-    with no_grad():
-        for inputs, targets in loader:
-            outputs = model(inputs)
-            totals.add(loss_fn(outputs, targets).item(), outputs, targets)
-    model.train(was_training)
-    return totals.means()
+    try:
+        with no_grad():
+            for batch in loader:
+                inputs, targets = _pair("evaluate", "loader", batch)
+                outputs = model(inputs)
+                totals.add(loss_fn(outputs, targets).item(), outputs, targets)
+    finally:
+        model.train(was_training)
+    return totals.means("evaluate", "loader")
+
+
+def _check_callables(caller, model, loss_fn, optimizer=None):
+    """Refuse the usual mix-ups: a class instead of an instance, arguments in the wrong order."""
+    for name, value in (("model", model), ("loss_fn", loss_fn)):
+        if isinstance(value, type):
+            raise TypeError(
+                f"{caller}: {name} is the class {value.__name__}, not an instance; create one first, "
+                f"e.g. {value.__name__}()"
+            )
+        if not callable(value):
+            raise TypeError(f"{caller}: {name} must be callable, got {type(value).__name__}")
+    if not hasattr(model, "training"):
+        raise TypeError(f"{caller}: model must be an nn.Module, got {type(model).__name__}")
+    if optimizer is not None and not (hasattr(optimizer, "step") and hasattr(optimizer, "zero_grad")):
+        raise TypeError(
+            f"{caller}: optimizer must be an optimizer such as minidl.optim.SGD(model.parameters(), lr=0.1), "
+            f"got {type(optimizer).__name__}; the order is fit(model, loss_fn, optimizer, train_loader, epochs)"
+        )
+
+
+def _pair(caller, loader_name, batch):
+    """A batch as (inputs, targets), or a TypeError saying how to build a loader that yields pairs."""
+    if isinstance(batch, (tuple, list)) and len(batch) == 2:
+        return batch
+    shown = f"a tuple of {len(batch)}" if isinstance(batch, (tuple, list)) else f"a {type(batch).__name__}"
+    shape = f" of shape {batch.shape}" if hasattr(batch, "shape") else ""
+    raise TypeError(
+        f"{caller}: each batch of {loader_name} must be an (inputs, targets) pair, got {shown}{shape}; "
+        "build the loader from both arrays: DataLoader((X, y), batch_size=...)"
+    )
 
 
 class _EpochTotals:
@@ -48,7 +87,12 @@ class _EpochTotals:
         if self.classes:
             self.correct += accuracy(outputs, targets) * n
 
-    def means(self):
+    def means(self, caller, loader_name):
+        if self.count == 0:
+            raise ValueError(
+                f"{caller}: {loader_name} yielded no samples (an empty data set, or drop_last=True with fewer "
+                "samples than batch_size)"
+            )
         return self.loss / self.count, (self.correct / self.count if self.classes else None)
 
 
@@ -72,12 +116,29 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
 
     With ``patience`` (and a ``val_loader``), stop once the validation loss has not improved for that
     many epochs and restore the weights of the best epoch. A NaN or infinite loss stops training with
-    an error naming the epoch and step, rather than training on garbage.
+    a FloatingPointError naming the epoch and step, before that step updates any weight. The model's
+    training mode is restored on return, also when fit raises. Raises TypeError for arguments in the
+    wrong order, a class instead of an instance, or batches that are not (inputs, targets) pairs.
 
     Taught in "Optimization in practice" (book/part1/optimization.md) and "Overfitting and regularization" (book/part1/regularization.md).
     """
+    _check_callables("fit", model, loss_fn, optimizer)
+    if isinstance(epochs, bool) or not isinstance(epochs, numbers.Integral):
+        raise TypeError(f"fit: epochs must be an int, got {type(epochs).__name__} {epochs!r}")
+    if epochs < 0:
+        raise ValueError(f"fit: epochs must be >= 0, got {epochs}")
+    if patience is not None and not (isinstance(patience, numbers.Integral) and patience >= 1):
+        raise ValueError(f"fit: patience must be a positive int (epochs without improvement) or None, got {patience!r}")
     if patience is not None and val_loader is None:
         raise ValueError("fit: early stopping (patience) needs a val_loader to watch")
+    was_training = model.training
+    try:
+        return _fit(model, loss_fn, optimizer, train_loader, epochs, val_loader, patience, scheduler, progress)
+    finally:
+        model.train(was_training)
+
+
+def _fit(model, loss_fn, optimizer, train_loader, epochs, val_loader, patience, scheduler, progress):
     history = History(train_loss=[], train_accuracy=[], val_loss=[], val_accuracy=[], best_epoch=None)
     best_loss, best_state, waited = math.inf, None, 0
     if progress:
@@ -89,7 +150,8 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
     for epoch in bar:
         model.train()
         totals = _EpochTotals()
-        for step, (inputs, targets) in enumerate(train_loader, start=1):
+        for step, batch in enumerate(train_loader, start=1):
+            inputs, targets = _pair("fit", "train_loader", batch)
             outputs = model(inputs)
             loss = loss_fn(outputs, targets)
             value = loss.item()
@@ -104,7 +166,7 @@ def fit(model, loss_fn, optimizer, train_loader, epochs, val_loader=None, patien
             totals.add(value, outputs, targets)
         if scheduler is not None:
             scheduler.step()
-        train_loss, train_accuracy = totals.means()
+        train_loss, train_accuracy = totals.means("fit", "train_loader")
         history["train_loss"].append(train_loss)
         history["train_accuracy"].append(train_accuracy)
         if val_loader is not None:

@@ -7,9 +7,11 @@ multiplication, which is the same sum, computed many times faster.
 Taught in "Convolution" (``book/part3/convolution.md``) and "Convolutional networks" (``book/part3/cnn.md``).
 """
 
+import numbers
+
 from minidl import backend
 from minidl.nn import init
-from minidl.nn.module import Module, Parameter
+from minidl.nn.module import Module, Parameter, _check_input_tensor, _check_size, _type_name
 from minidl.tensor import Tensor, stack
 
 __all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv2d_naive", "conv_transpose2d"]
@@ -17,16 +19,31 @@ __all__ = ["Conv2d", "ConvTranspose2d", "conv2d", "conv2d_naive", "conv_transpos
 
 # ---- argument checks ---------------------------------------------------------------------------
 def _pair(value, name, minimum):
-    """An int or a pair of ints as a pair, each at least ``minimum``."""
-    pair = (value, value) if isinstance(value, int) else tuple(value)
-    if len(pair) != 2 or not all(isinstance(v, int) and v >= minimum for v in pair):
-        raise ValueError(f"{name} must be an int or a pair of ints, each at least {minimum}; got {value!r}")
-    return pair
+    """An int or a pair of ints as a pair, each at least ``minimum``: TypeError for anything but ints
+    (floats, strings such as padding='same'), ValueError for a wrong length or a value too small."""
+    if isinstance(value, str):
+        hint = "; padding='same' is not supported: use padding=kernel_size // 2 for an odd kernel"
+        hint = hint if "padding" in name else ""
+        raise TypeError(f"{name} must be an int or a pair of ints, got the string {value!r}{hint}")
+    pair = (value, value) if _is_int(value) else value
+    if not isinstance(pair, (tuple, list)) or not all(_is_int(v) for v in pair):
+        raise TypeError(f"{name} must be an int or a pair of ints, got {type(value).__name__} {value!r}")
+    if len(pair) != 2:
+        raise ValueError(f"{name} must be an int or a pair of ints (height, width), got {len(pair)} values {value!r}")
+    if not all(v >= minimum for v in pair):
+        raise ValueError(f"{name} must be at least {minimum}, got {value!r}")
+    return tuple(int(v) for v in pair)
+
+
+def _is_int(value):
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _check_input(input, name):
     if not isinstance(input, Tensor):
-        raise TypeError(f"{name}: input must be a minidl Tensor, got {type(input).__name__}")
+        raise TypeError(
+            f"{name}: argument 'input' must be Tensor, not {_type_name(input)}; convert it first with minidl.tensor(x)"
+        )
     if input.ndim != 4:
         raise ValueError(
             f"{name}: input must have 4 dimensions (N, C, H, W), got shape {input.shape}; "
@@ -235,17 +252,16 @@ class Conv2d(Module):
     """A bank of ``out_channels`` learned filters, each of shape (in_channels, kh, kw), slid over the input.
 
     ``weight`` (out_channels, in_channels, kh, kw) and ``bias`` (out_channels,), initialized as PyTorch does.
+    Channel counts must be positive ints and sizes ints or pairs of ints (TypeError otherwise, ValueError
+    when out of range); the input a floating-point Tensor of shape (N, in_channels, H, W).
 
     Taught in "Convolution" (book/part3/convolution.md) and "Convolutional networks" (book/part3/cnn.md).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, bias=True):
         super().__init__()
-        if not (isinstance(in_channels, int) and isinstance(out_channels, int)) or min(in_channels, out_channels) <= 0:
-            raise ValueError(
-                f"Conv2d: in_channels and out_channels must be positive ints, got {in_channels!r}, {out_channels!r}"
-            )
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = in_channels = _check_size("Conv2d", "in_channels", in_channels)
+        self.out_channels = out_channels = _check_size("Conv2d", "out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, "Conv2d: kernel_size", 1)
         self.stride = _pair(stride, "Conv2d: stride", 1)
         self.padding = _pair(padding, "Conv2d: padding", 0)
@@ -269,22 +285,23 @@ class ConvTranspose2d(Module):
     """Learned upsampling: the transposed convolution, with ``weight`` (in_channels, out_channels, kh, kw).
 
     With kernel_size = stride = 2 it doubles the height and width, as segmentation decoders do.
+    Arguments are checked as for ``Conv2d``; ``output_padding`` must be smaller than ``stride``.
 
     Taught in "Detection and segmentation" (book/part3/detection.md).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, output_padding=0, bias=True):
         super().__init__()
-        if not (isinstance(in_channels, int) and isinstance(out_channels, int)) or min(in_channels, out_channels) <= 0:
-            raise ValueError(
-                f"ConvTranspose2d: in_channels and out_channels must be positive ints, got "
-                f"{in_channels!r}, {out_channels!r}"
-            )
-        self.in_channels, self.out_channels = in_channels, out_channels
+        self.in_channels = in_channels = _check_size("ConvTranspose2d", "in_channels", in_channels)
+        self.out_channels = out_channels = _check_size("ConvTranspose2d", "out_channels", out_channels)
         self.kernel_size = _pair(kernel_size, "ConvTranspose2d: kernel_size", 1)
         self.stride = _pair(stride, "ConvTranspose2d: stride", 1)
         self.padding = _pair(padding, "ConvTranspose2d: padding", 0)
         self.output_padding = _pair(output_padding, "ConvTranspose2d: output_padding", 0)
+        if any(o >= s for o, s in zip(self.output_padding, self.stride)):
+            raise ValueError(
+                f"ConvTranspose2d: output_padding {self.output_padding} must be smaller than stride {self.stride}"
+            )
         xp = backend.xp()
         self.weight = Parameter(xp.empty((in_channels, out_channels) + self.kernel_size, dtype=backend.float32))
         self.bias = Parameter(xp.empty((out_channels,), dtype=backend.float32)) if bias else None
@@ -302,6 +319,7 @@ class ConvTranspose2d(Module):
 
 
 def _check_layer_input(layer, input):
+    _check_input_tensor(layer, input)
     _check_input(input, repr(layer))
     if input.shape[1] != layer.in_channels:
         raise ValueError(

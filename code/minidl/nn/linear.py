@@ -3,28 +3,30 @@
 from minidl import backend
 from minidl.nn import functional as F
 from minidl.nn import init
-from minidl.nn.module import Module, Parameter
+from minidl.nn.module import Module, Parameter, _check_input_tensor, _check_size
 
 
 class Linear(Module):
     """y = x W^T + b: every output is a weighted sum of every input, plus a bias.
 
     ``weight`` has shape (out_features, in_features), ``bias`` (out_features,), initialized as PyTorch does.
+    Sizes must be positive ints (TypeError, ValueError); the input a floating-point Tensor whose last
+    dimension is ``in_features`` (TypeError for an array or a tuple, ValueError for a wrong width).
 
     Taught in "Neural networks" (book/part1/networks.md).
     """
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        if in_features <= 0 or out_features <= 0:
-            raise ValueError(f"Linear: in_features and out_features must be positive, got {in_features}, {out_features}")
-        self.in_features, self.out_features = in_features, out_features
+        self.in_features = _check_size("Linear", "in_features", in_features)
+        self.out_features = _check_size("Linear", "out_features", out_features)
         xp = backend.xp()
-        self.weight = Parameter(xp.empty((out_features, in_features), dtype=backend.float32))
-        self.bias = Parameter(xp.empty((out_features,), dtype=backend.float32)) if bias else None
+        self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype=backend.float32))
+        self.bias = Parameter(xp.empty((self.out_features,), dtype=backend.float32)) if bias else None
         init.default_uniform_(self.weight, self.bias)
 
     def forward(self, input):
+        _check_input_tensor(self, input)
         if input.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"{self!r}: input has shape {input.shape}; expected its last dimension to be "
@@ -47,6 +49,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
+        _check_input_tensor(self, input)
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

@@ -3,7 +3,10 @@
 Taught in "Neural networks" (``book/part1/networks.md``).
 """
 
+import numbers
+import os
 from collections import OrderedDict, namedtuple
+from collections.abc import Mapping
 
 from minidl import backend
 from minidl.tensor import Tensor
@@ -168,30 +171,47 @@ class Module:
     def load_state_dict(self, state_dict, strict=True):
         """Copy values into this model's parameters and buffers (in place), checking names and shapes.
 
+        ``state_dict`` maps names to tensors (or numeric arrays), as ``state_dict()`` or ``minidl.load``
+        return. Everything is checked before anything is copied, so a call that raises changes no
+        weight. Raises TypeError if ``state_dict`` is not a dict (e.g. a path: use
+        ``model.load_state_dict(minidl.load(path))``), and a RuntimeError listing, as PyTorch does, the
+        missing and unexpected keys (with ``strict``) and the shape mismatches. Returns
+        ``(missing_keys, unexpected_keys)``.
+
         Taught in "Neural networks" (book/part1/networks.md).
         """
+        _check_state_dict_type(state_dict)
         own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
-        if strict and (missing or unexpected):
-            raise KeyError(
-                f"load_state_dict: missing keys {missing}, unexpected keys {unexpected} "
-                f"(this model has {list(own)})"
-            )
-        current = backend.current()
+        errors = []
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: " + ", ".join(f'"{name}"' for name in missing) + ". ")
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: " + ", ".join(f'"{name}"' for name in unexpected) + ". ")
+        values = {}
         for name, target in own.items():
             if name not in state_dict:
                 continue
-            value = state_dict[name]
-            value = value.data if isinstance(value, Tensor) else value
-            if not current.is_array(value):
-                value = current.from_host(value)
-            if tuple(value.shape) != target.shape:
-                raise ValueError(
-                    f"load_state_dict: {name} has shape {tuple(value.shape)} in the state dict "
-                    f"but {target.shape} in the model"
+            value = _as_backend_array(state_dict[name])
+            if value is None:
+                errors.append(
+                    f'While copying the parameter named "{name}", expected a Tensor or a numeric array from '
+                    f"checkpoint but received {type(state_dict[name]).__name__}"
                 )
-            target.data[...] = value
+            elif tuple(value.shape) != target.shape:
+                errors.append(
+                    f"size mismatch for {name}: copying a param with shape {tuple(value.shape)} from checkpoint, "
+                    f"the shape in current model is {target.shape}."
+                )
+            else:
+                values[name] = value
+        if errors:
+            raise _LoadStateDictError(
+                f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
+            )
+        for name, value in values.items():
+            own[name].data[...] = value
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ------------------------------------------------------------------------------
@@ -205,3 +225,77 @@ class Module:
             return f"{type(self).__name__}({self.extra_repr()})"
         head = f"{type(self).__name__}(" + (self.extra_repr() + "\n" if self.extra_repr() else "\n")
         return head + "".join(f"  {line}\n" for line in lines) + ")"
+
+
+class _LoadStateDictError(RuntimeError, KeyError, ValueError):
+    """PyTorch raises RuntimeError; it is also the KeyError (missing keys) and ValueError (shapes)
+    that minidl raised before, so code written against either keeps working."""
+
+    __str__ = RuntimeError.__str__  # KeyError would print the message in quotes
+
+
+def _check_state_dict_type(state_dict):
+    """PyTorch's TypeError for something that is not a dict, with the fix for the usual mix-ups."""
+    if isinstance(state_dict, Mapping):
+        return
+    given = f"{type(state_dict).__name__}"
+    if isinstance(state_dict, (str, bytes, os.PathLike)):
+        hint = f" {state_dict!r}; to load a file, read it first: model.load_state_dict(minidl.load(path))"
+    elif isinstance(state_dict, Module):
+        hint = " (a module); pass its state: model.load_state_dict(other.state_dict())"
+    else:
+        hint = "; pass {name: tensor}, e.g. other_model.state_dict()"
+    raise TypeError(f"load_state_dict: Expected state_dict to be dict-like, got {given}{hint}")
+
+
+def _as_backend_array(value):
+    """A tensor's array, or a numeric array-like moved to the backend; None for anything else."""
+    current = backend.current()
+    value = value.data if isinstance(value, Tensor) else value
+    if current.is_array(value):
+        return value if value.dtype.kind in "biuf" else None
+    if isinstance(value, (str, bytes, dict)) or value is None:
+        return None
+    try:
+        array = current.from_host(value)
+    except (TypeError, ValueError):
+        return None
+    return array if array.dtype.kind in "biuf" else None
+
+
+def _type_name(value):
+    """``numpy.ndarray``, ``tuple``: a type as PyTorch's messages print it."""
+    kind = type(value)
+    plain = kind.__module__ == "builtins" or kind.__module__.startswith("minidl")
+    return kind.__qualname__ if plain else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _check_input_tensor(layer, input, error=RuntimeError):
+    """PyTorch's TypeError for a layer called on something that is not a Tensor, and its error for
+    a non-floating input (``error``), each with the likely fix."""
+    name = type(layer).__name__
+    if not isinstance(input, Tensor):
+        if isinstance(input, tuple) and input and isinstance(input[0], Tensor):
+            hint = (
+                "recurrent layers (RNN, LSTM, GRU) return a tuple (output, state): unpack it first, "
+                "e.g. output, state = lstm(x), and pass output on"
+            )
+        else:
+            hint = "convert it first with minidl.tensor(x)"
+        raise TypeError(f"{name}: argument 'input' must be Tensor, not {_type_name(input)}; {hint}")
+    weight = next(iter(layer._parameters.values()), None)
+    if input.dtype.kind not in "fc" and weight is not None:
+        raise error(
+            f"{name}: input has dtype {input.dtype} but the weights are {weight.dtype}; convert the input "
+            "with x.float() (token indices go through nn.Embedding first)"
+        )
+
+
+def _check_size(owner, name, value):
+    """A layer size (features, channels, layers) as a positive int: PyTorch's TypeError for a
+    non-integer, ValueError for zero or less."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{owner}: {name} should be of type int, got: {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer (greater than zero), got {value}")
+    return int(value)

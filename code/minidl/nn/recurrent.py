@@ -8,11 +8,12 @@ Taught in "Recurrent neural networks" (``book/part2/rnn.md``), "Vanishing and ex
 """
 
 import math
+import numbers
 
 from minidl import backend
 from minidl.nn import functional as F
 from minidl.nn import init
-from minidl.nn.module import Module, Parameter
+from minidl.nn.module import Module, Parameter, _check_input_tensor, _check_size, _type_name
 from minidl.tensor import Tensor, stack, unbind
 
 __all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "rnn_step", "lstm_step", "lstm_sequence_fused", "gru_step"]
@@ -141,10 +142,8 @@ class _CellBase(Module):
 
     def __init__(self, input_size, hidden_size, bias=True):
         super().__init__()
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(
-                f"{type(self).__name__}: input_size and hidden_size must be positive, got {input_size}, {hidden_size}"
-            )
+        input_size = _check_size(type(self).__name__, "input_size", input_size)
+        hidden_size = _check_size(type(self).__name__, "hidden_size", hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         rows = self.gate_count * hidden_size
         self.weight_ih = _uniform_parameter((rows, input_size), hidden_size)
@@ -152,9 +151,16 @@ class _CellBase(Module):
         self.bias_ih = _uniform_parameter((rows,), hidden_size) if bias else None
         self.bias_hh = _uniform_parameter((rows,), hidden_size) if bias else None
 
-    def _prepare(self, input, state):
+    def _prepare(self, input, hx):
         """Check shapes, add a batch dimension to unbatched input, and make a zero state if none is given."""
         name = type(self).__name__
+        state = hx
+        if hx is not None and not (self.state_count == 2 and isinstance(hx, (tuple, list))):
+            state = (hx,)  # the one state of an RNN or GRU cell, or a wrong hx for an LSTM cell
+        _check_input_tensor(self, input, ValueError)
+        if state is not None and not (len(state) == self.state_count and all(isinstance(s, Tensor) for s in state)):
+            expected = "a tuple (h_0, c_0) of Tensors" if self.state_count == 2 else "a Tensor"
+            raise TypeError(f"{name}: argument 'hx' must be {expected}, not {_type_name(hx)}")
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
             raise ValueError(
                 f"{name}: input has shape {input.shape}; expected (batch, input_size) or (input_size,) "
@@ -191,7 +197,7 @@ class RNNCell(_CellBase):
         self.nonlinearity = _check_nonlinearity(nonlinearity, "RNNCell")
 
     def forward(self, input, hx=None):
-        input, (hidden,), batched = self._prepare(input, None if hx is None else (hx,))
+        input, (hidden,), batched = self._prepare(input, hx)
         projection = F.linear(input, self.weight_ih, self.bias_ih)
         hidden = rnn_step(projection, hidden, self.weight_hh, self.bias_hh, self.nonlinearity)
         return hidden if batched else hidden.squeeze(0)
@@ -228,7 +234,7 @@ class GRUCell(_CellBase):
     state_count = 1
 
     def forward(self, input, hx=None):
-        input, (hidden,), batched = self._prepare(input, None if hx is None else (hx,))
+        input, (hidden,), batched = self._prepare(input, hx)
         projection = F.linear(input, self.weight_ih, self.bias_ih)
         hidden = gru_step(projection, hidden, self.weight_hh, self.bias_hh)
         return hidden if batched else hidden.squeeze(0)
@@ -243,14 +249,16 @@ class _RNNBase(Module):
                  bidirectional=False):
         super().__init__()
         name = type(self).__name__
-        if input_size <= 0 or hidden_size <= 0:
-            raise ValueError(f"{name}: input_size and hidden_size must be positive, got {input_size}, {hidden_size}")
-        if not isinstance(num_layers, int) or num_layers < 1:
-            raise ValueError(f"{name}: num_layers must be a positive integer, got {num_layers!r}")
+        input_size = _check_size(name, "input_size", input_size)
+        hidden_size = _check_size(name, "hidden_size", hidden_size)
+        num_layers = _check_size(name, "num_layers", num_layers)
         if bidirectional:
             raise NotImplementedError(f"{name}: bidirectional layers are not implemented; use bidirectional=False")
-        if not 0 <= dropout < 1:
-            raise ValueError(f"{name}: dropout must be in [0, 1), got {dropout}")
+        if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
+            raise ValueError(
+                f"{name}: dropout should be a number in range [0, 1) representing the probability of an element "
+                f"being zeroed, got {dropout!r}"
+            )
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
         rows = self.gate_count * hidden_size
@@ -283,6 +291,7 @@ class _RNNBase(Module):
     def forward(self, input, hx=None):
         """Run over the whole sequence; returns every step's top-layer hidden state and the final states."""
         name = type(self).__name__
+        _check_input_tensor(self, input, ValueError)
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
             layout = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
             raise ValueError(
@@ -319,8 +328,8 @@ class _RNNBase(Module):
             return tuple(_zeros(expected, dtype) for _ in range(self.state_count))
         states = tuple(hx) if isinstance(hx, (tuple, list)) else (hx,)
         if len(states) != self.state_count or not all(isinstance(s, Tensor) for s in states):
-            raise ValueError(f"{name}: hx must be a tuple (h_0, c_0) of tensors" if self.state_count == 2
-                             else f"{name}: hx must be a tensor")
+            expected = "a tuple (h_0, c_0) of Tensors" if self.state_count == 2 else "a Tensor"
+            raise ValueError(f"{name}: argument 'hx' must be {expected}, not {_type_name(hx)}")
         if not batched:
             states = tuple(s.unsqueeze(1) if s.ndim == 2 else s for s in states)
         for label, s in zip(("h_0", "c_0"), states):
