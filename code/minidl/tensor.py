@@ -52,7 +52,7 @@ class Tensor:
     """
 
     __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
-    __slots__ = ("data", "grad", "grad_fn", "_requires_grad", "_grad_accumulator", "__weakref__")
+    __slots__ = ("data", "_grad", "grad_fn", "_requires_grad", "_grad_accumulator", "__weakref__")
 
     def __init__(self, data, requires_grad=False, dtype=None):
         self.data = _as_array(data, dtype)
@@ -72,7 +72,7 @@ class Tensor:
         if not backend.current().is_array(data):  # NumPy turns 0-d results into scalars
             data = backend.xp().asarray(data)
         out.data = data
-        out.grad = None
+        out._grad = None
         out._requires_grad = False
         out._grad_accumulator = None
         out.grad_fn = None
@@ -87,6 +87,34 @@ class Tensor:
         if self._grad_accumulator is None:
             self._grad_accumulator = _autograd.AccumulateGrad(self)
         return self._grad_accumulator
+
+    @property
+    def grad(self):
+        """dL/d(this tensor) after ``backward``: a Tensor of the same shape and dtype, or None.
+
+        Assigning it checks what PyTorch checks: a Tensor (or None) of this shape and dtype, else
+        TypeError or RuntimeError, so an optimizer never broadcasts a wrong-shaped gradient.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                    f"'{list(self.shape)}'. Please ensure that the gradient and the tensor are the same size"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with dtype "
+                    f"'{self.dtype}'; cast it first with .to({self.dtype})"
+                )
+        self._grad = value
 
     @property
     def requires_grad(self):
@@ -365,7 +393,7 @@ class Tensor:
                 f"{tuple(grad.shape)}"
             )
         if self.grad is None:
-            self.grad = Tensor._from_op(grad.astype(self.data.dtype, copy=True), (), None)
+            self._grad = Tensor._from_op(grad.astype(self.data.dtype, copy=True), (), None)
         else:
             self.grad.data += grad
 
@@ -548,7 +576,7 @@ class Tensor:
     def _snapshot(self):
         """A tensor holding a copy of the current value, at this tensor's current place in the graph."""
         old = Tensor.__new__(Tensor)
-        old.data, old.grad, old.grad_fn = self.data.copy(), None, self.grad_fn
+        old.data, old._grad, old.grad_fn = self.data.copy(), None, self.grad_fn
         old._requires_grad, old._grad_accumulator = self._requires_grad, self._grad_accumulator
         return old
 

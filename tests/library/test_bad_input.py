@@ -93,12 +93,16 @@ def test_a_step_with_a_gradient_of_the_wrong_shape_updates_nothing(name, kwargs,
     for p in params:
         p.grad = minidl.ones(*p.shape)
     optimizer.step()  # moments and step counters exist now, and must not move again
-    params[bad_index].grad = BAD_GRADS[bad_grad](minidl, params[bad_index].shape)
-    before = _optimizer_snapshot(params, optimizer)
-    error = _error_of(optimizer.step)
+    bad = BAD_GRADS[bad_grad](minidl, params[bad_index].shape)
     reference = torch.zeros(2, 3, requires_grad=True)
     expected = _error_of(lambda: setattr(reference, "grad", BAD_GRADS[bad_grad](torch, (2, 3))))
-    assert type(error) is type(expected)  # PyTorch refuses such a gradient when it is assigned
+    assigned = _error_of(lambda: setattr(params[bad_index], "grad", bad))
+    assert type(assigned) is type(expected)  # refused when assigned, as in PyTorch
+    # the step checks again, for a gradient that got past the assignment (here written into .grad's slot)
+    params[bad_index]._grad = bad
+    before = _optimizer_snapshot(params, optimizer)
+    error = _error_of(optimizer.step)
+    assert type(error) is type(expected)
     if isinstance(error, RuntimeError):
         assert re.search(rf"params\[{bad_index}\] has shape \(2, 3\) but its \.grad has shape", str(error))
     else:

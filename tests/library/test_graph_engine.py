@@ -391,3 +391,20 @@ def test_a_tensor_saved_by_a_function_is_guarded():
         out += 1
     with pytest.raises(RuntimeError, match="modified by an inplace operation"):
         out.sum().backward()
+
+
+@pytest.mark.parametrize("value, error", [
+    (lambda: minidl.zeros(3), RuntimeError),
+    (lambda: minidl.zeros(2, dtype=minidl.float64), RuntimeError),
+    (lambda: minidl.tensor([0, 0]), RuntimeError),
+    (lambda: np.zeros(2, dtype=np.float32), TypeError),
+    (lambda: 3, TypeError),
+])
+def test_assigning_a_gradient_checks_it_as_pytorch_does(value, error, torch):
+    x = minidl.zeros(2, requires_grad=True)
+    with pytest.raises(error, match="grad"):
+        x.grad = value()
+    assert x.grad is None
+    x.grad = minidl.ones(2)
+    x.grad = None
+    assert x.grad is None
