@@ -1,7 +1,8 @@
 """Tensor factories named as in PyTorch (``zeros``, ``randn``, ...), on the current backend."""
 
 from minidl import backend
-from minidl.tensor import Tensor, _shape_arg
+from minidl.tensor import Tensor
+from minidl.tensor.shapes import shape_arg
 
 
 def _leaf(data, requires_grad):
@@ -13,7 +14,7 @@ def zeros(*shape, dtype=backend.float32, requires_grad=False):
 
     Taught in "The perceptron" (book/part1/perceptron.md).
     """
-    return _leaf(backend.xp().zeros(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _leaf(backend.xp().zeros(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def ones(*shape, dtype=backend.float32, requires_grad=False):
@@ -21,7 +22,7 @@ def ones(*shape, dtype=backend.float32, requires_grad=False):
 
     Taught in "Losses" (book/part1/losses.md).
     """
-    return _leaf(backend.xp().ones(_shape_arg(shape), dtype=dtype), requires_grad)
+    return _leaf(backend.xp().ones(shape_arg(shape), dtype=dtype), requires_grad)
 
 
 def zeros_like(t, requires_grad=False):
@@ -36,7 +37,7 @@ def ones_like(t, requires_grad=False):
 
 def rand(*shape, dtype=backend.float32, requires_grad=False):
     """Uniform on [0, 1), drawn from the library's seeded generator."""
-    return _leaf(backend.current().uniform(_shape_arg(shape), dtype), requires_grad)
+    return _leaf(backend.current().uniform(shape_arg(shape), dtype), requires_grad)
 
 
 def randn(*shape, dtype=backend.float32, requires_grad=False):
@@ -44,7 +45,7 @@ def randn(*shape, dtype=backend.float32, requires_grad=False):
 
     Taught in "The perceptron" (book/part1/perceptron.md).
     """
-    return _leaf(backend.current().normal(_shape_arg(shape), dtype), requires_grad)
+    return _leaf(backend.current().normal(shape_arg(shape), dtype), requires_grad)
 
 
 def arange(start, end=None, step=1, dtype=None):

@@ -113,7 +113,11 @@ def _public_names():
             seen.add(id(obj))
             names[f"{module_name}.{name}"] = obj.__doc__
     for cls in (minidl.Tensor, minidl.nn.Module):
-        for name, member in vars(cls).items():
+        members = {}
+        for part in reversed(cls.__mro__):  # Tensor is put together from one class per family of operations
+            if part.__module__.startswith("minidl"):
+                members.update(vars(part))
+        for name, member in members.items():
             if name.startswith("_"):
                 continue
             if isinstance(member, property):
@@ -201,7 +205,7 @@ def _code_of(chapter):
     """Where a chapter uses a name: its code cells, its inline code, and the library code it includes."""
     text = (ROOT / chapter).read_text()
     parts = FENCE.findall(text) + INLINE.findall(text)
-    parts += [_included(chapter, target, options) for target, options in INCLUDE.findall(text)]
+    parts += [_included(chapter, target, options) + options for target, options in INCLUDE.findall(text)]
     return "\n".join(parts)
 
 

@@ -1,0 +1,351 @@
+"""The Tensor class: an array, its gradient and its place in the graph, with every operation mixed in.
+
+Each family of operations lives in its own module (``arithmetic``, ``reductions``, ``elementwise``,
+``shaping``, ``inplace``); this one holds what a tensor is: its data, ``grad``, ``requires_grad``,
+``grad_fn``, conversions, and ``backward``.
+
+Taught in the chapter "Gradient descent and backpropagation" (``book/part1/backprop.md``).
+"""
+
+from minidl import autograd
+from minidl import backend
+from minidl.tensor.arithmetic import Arithmetic
+from minidl.tensor.base import TensorBase
+from minidl.tensor.elementwise import Elementwise
+from minidl.tensor.inplace import InPlace
+from minidl.tensor.promotion import as_array, as_dtype, check_device
+from minidl.tensor.reductions import Reductions
+from minidl.tensor.shaping import Shaping
+
+
+class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
+    """An array (``.data``, from the backend) plus what autodiff needs: ``.grad`` and the graph.
+
+    ``data`` is the backend array (assignable in place); ``grad`` is a Tensor of dL/dx after
+    ``backward`` (None before); ``requires_grad`` says whether operations on it are recorded;
+    ``grad_fn`` is the graph node that made it (None for a leaf).
+
+    Taught in "The perceptron" (book/part1/perceptron.md) and "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
+
+    __array_ufunc__ = None  # make ``numpy_array * tensor`` call Tensor.__rmul__
+    __slots__ = ("data", "_grad", "grad_fn", "_requires_grad", "_grad_accumulator", "__weakref__")
+
+    def __init__(self, data, requires_grad=False, dtype=None):
+        self.data = as_array(data, dtype)
+        self.grad = None
+        self.grad_fn = None
+        self._grad_accumulator = None
+        self._requires_grad = False
+        self.requires_grad = requires_grad
+
+    def _edge(self):
+        """The node that a gradient for this tensor goes to: its operation's, or its leaf accumulator."""
+        if self.grad_fn is not None:
+            return self.grad_fn
+        if not self._requires_grad:
+            return None
+        if self._grad_accumulator is None:
+            self._grad_accumulator = autograd.AccumulateGrad(self)
+        return self._grad_accumulator
+
+    @property
+    def grad(self):
+        """dL/d(this tensor) after ``backward``: a Tensor of the same shape and dtype, or None.
+
+        Assigning it checks what PyTorch checks: a Tensor (or None) of this shape and dtype, else
+        TypeError or RuntimeError, so an optimizer never broadcasts a wrong-shaped gradient.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        if value is not None:
+            if not isinstance(value, TensorBase):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise RuntimeError(
+                    f"attempting to assign a gradient of size '{list(value.shape)}' to a tensor of size "
+                    f"'{list(self.shape)}'. Please ensure that the gradient and the tensor are the same size"
+                )
+            if value.dtype != self.dtype:
+                raise RuntimeError(
+                    f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with dtype "
+                    f"'{self.dtype}'; cast it first with .to({self.dtype})"
+                )
+        self._grad = value
+
+    @property
+    def requires_grad(self):
+        """Whether operations on this tensor are recorded for ``backward``.
+
+        Only floating-point leaves can be set to require a gradient; a result of recorded
+        operations always requires one. Raises RuntimeError otherwise, with PyTorch's messages.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
+        return self.grad_fn is not None or self._requires_grad
+
+    @requires_grad.setter
+    def requires_grad(self, value):
+        value = bool(value)
+        if self.grad_fn is not None:
+            if not value:
+                raise RuntimeError(
+                    "you can only change requires_grad flags of leaf variables. If you want to use a "
+                    "computed variable in a subgraph that doesn't require differentiation use "
+                    "var_no_grad = var.detach()."
+                )
+            return
+        if value and self.data.dtype.kind not in "fc":
+            raise RuntimeError(
+                "only Tensors of floating point and complex dtype can require gradients "
+                f"(this tensor's dtype is {self.data.dtype}; convert it with .float() first)"
+            )
+        self._requires_grad = value
+        if not value:
+            self._grad_accumulator = None
+
+    @property
+    def shape(self):
+        """The sizes of the dimensions, a tuple of ints.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
+        return tuple(self.data.shape)
+
+    @property
+    def dtype(self):
+        """The element type of ``.data`` (float32 by default; float64 for gradient checks).
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        return self.data.dtype
+
+    @property
+    def ndim(self):
+        """The number of dimensions.
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
+        return self.data.ndim
+
+    @property
+    def is_leaf(self):
+        """True for tensors not made by a recorded operation (inputs, parameters): their ``.grad`` is kept.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        return self.grad_fn is None
+
+    def size(self, dim=None):
+        """The shape, or the size of dimension ``dim`` (PyTorch's spelling)."""
+        return self.shape if dim is None else self.shape[dim]
+
+    def numel(self):
+        """The number of elements, e.g. to count a model's parameters.
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
+        return int(self.data.size)
+
+    def dim(self):
+        """The number of dimensions (PyTorch's spelling of ``ndim``)."""
+        return self.ndim
+
+    def __len__(self):
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __hash__(self):
+        return id(self)
+
+    def item(self):
+        """The value of a one-element tensor as a Python number (e.g. a loss, to print or plot).
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
+        if self.data.size != 1:
+            raise ValueError(f"item(): only one-element tensors can be converted (shape {self.shape})")
+        return self.data.item()
+
+    def tolist(self):
+        """The values as (nested) Python lists.
+
+        Taught in "Lab: generating music" (book/part2/music_lab.md).
+        """
+        return self.data.tolist()
+
+    def numpy(self):
+        """A host NumPy array (a copy on GPU backends). Detach first, as in PyTorch.
+
+        Taught in "Recurrent neural networks" (book/part2/rnn.md).
+        """
+        if self.requires_grad:
+            raise RuntimeError("numpy(): can't convert a tensor that requires grad; use .detach().numpy()")
+        return backend.current().to_host(self.data)
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __bool__(self):
+        return bool(self.item())
+
+    def __repr__(self):
+        text = repr(backend.current().to_host(self.data))
+        body = text[len("array(") :].rsplit(", dtype=", 1)[0].rstrip(")")
+        body = body.replace("\n", "\n ")
+        extras = []
+        if self.dtype not in (backend.float32, backend.int64, backend.bool_):
+            extras.append(f"dtype={self.dtype}")
+        if self.requires_grad:
+            extras.append("requires_grad=True" if self.is_leaf else f"grad_fn=<{self.grad_fn.name()}>")
+        return "tensor(" + ", ".join([body] + extras) + ")"
+
+    def detach(self):
+        """The same data, cut from the graph.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        return TensorBase._from_op(self.data, (), None)
+
+    def requires_grad_(self, requires_grad=True):
+        """Start (or stop) recording operations on this tensor for ``backward``; returns the tensor.
+
+        Taught in "Attention and transformers" (book/part2/attention.md).
+        """
+        self.requires_grad = requires_grad
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` on this intermediate result after ``backward`` (leaves always keep it).
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        if self.grad_fn is None and not self._requires_grad:
+            raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn._retained = self
+        return self
+
+    @property
+    def retains_grad(self):
+        """True for a non-leaf tensor whose ``retain_grad()`` was called."""
+        return self.grad_fn is not None and self.grad_fn._retained is self
+
+    def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
+        """Cast to ``dtype``: ``x.to(minidl.float64)``, ``x.to(other_tensor)``, as in PyTorch.
+
+        A cast between floating dtypes stays in the graph (the gradient is cast back); a cast to an
+        integer or bool dtype cuts it, as in PyTorch. Devices are not chosen per tensor: every tensor
+        lives on the backend picked by ``minidl.use_backend`` or ``MINIDL_BACKEND``, so a device string
+        names that backend's device (``"cpu"`` on NumPy, ``"cuda"`` on CuPy) or raises RuntimeError.
+        Returns ``self`` when nothing changes and ``copy`` is False; TypeError for a non-dtype.
+        """
+        del non_blocking  # accepted for PyTorch compatibility; copies here are synchronous
+        for arg in args:
+            if isinstance(arg, TensorBase):
+                dtype = arg.dtype
+            elif isinstance(arg, str):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            check_device(device)
+        target = self.dtype if dtype is None else as_dtype(dtype)
+        if target == self.dtype and not copy:
+            return self
+        data = self.data.astype(target)
+        if target.kind not in "fc":  # integer and bool results have no gradient
+            return TensorBase._from_op(data, (), None)
+        source = self.dtype
+        return TensorBase._from_op(data, (self,), lambda g: (g.astype(source),))
+
+    def float(self):
+        """Cast to float32 (differentiable)."""
+        return self.to(backend.float32)
+
+    def double(self):
+        """Cast to float64 (differentiable).
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
+        return self.to(backend.float64)
+
+    def half(self):
+        """Cast to float16 (differentiable)."""
+        return self.to(backend.xp().float16)
+
+    def long(self):
+        """Cast to int64, e.g. for class indices; the result is out of the graph."""
+        return self.to(backend.int64)
+
+    def int(self):
+        """Cast to int32; the result is out of the graph."""
+        return self.to(backend.xp().int32)
+
+    def bool(self):
+        """Cast to bool (nonzero is True); the result is out of the graph."""
+        return self.to(backend.bool_)
+
+    def clone(self):
+        """A copy of the data that stays in the graph (the gradient passes through unchanged)."""
+        return TensorBase._from_op(self.data.copy(), (self,), lambda g: (g,))
+
+    def backward(self, gradient=None, retain_graph=None, create_graph=False):
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires a gradient.
+
+        ``self`` must be a scalar (a loss) unless ``gradient``, of self's shape, is given. The graph's
+        saved values are freed afterwards; pass ``retain_graph=True`` to go through it again.
+        Raises RuntimeError, with PyTorch's message, for a tensor without a graph, a second pass
+        through a freed graph, or a saved value changed in place since the forward pass.
+
+        Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        if create_graph:
+            raise NotImplementedError(
+                "backward(create_graph=True): minidl does not record the backward pass, so it has no "
+                "higher-order derivatives; differentiate twice with finite differences instead"
+            )
+        if not self.requires_grad:
+            raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+        xp = backend.xp()
+        if gradient is None:
+            if self.data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs; this tensor has shape "
+                    f"{self.shape}, so pass gradient= of that shape (or call .sum() first)"
+                )
+            gradient = xp.ones_like(self.data)
+        else:
+            gradient = as_array(gradient, self.dtype)
+            if gradient.shape != self.data.shape:
+                raise RuntimeError(
+                    f"backward(): gradient has shape {tuple(gradient.shape)}, expected {self.shape}"
+                )
+        autograd.run_backward(self._edge(), gradient, retain_graph=bool(retain_graph))
+
+    def _accumulate(self, grad):
+        """Add ``grad`` into ``self.grad``, which owns its memory: a first gradient is copied, never kept."""
+        grad = backend.xp().asarray(grad)
+        if grad.shape != self.data.shape:
+            raise RuntimeError(
+                f"backward: the gradient computed for a tensor of shape {self.shape} has shape "
+                f"{tuple(grad.shape)}"
+            )
+        if self.grad is None:
+            self._grad = TensorBase._from_op(grad.astype(self.data.dtype, copy=True), (), None)
+        else:
+            self.grad.data += grad
+
+
+TensorBase.result_type = Tensor

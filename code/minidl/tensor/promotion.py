@@ -1,0 +1,154 @@
+"""PyTorch's dtype rules: what a new tensor's dtype is, and the common dtype of an operation's operands."""
+
+import contextlib
+
+from minidl import backend
+from minidl.tensor.base import TensorBase
+from minidl.tensor.shapes import is_scalar
+
+
+def default_dtype(data):
+    """PyTorch's rule: Python floats become float32; arrays keep the dtype they were given."""
+    if hasattr(data, "dtype"):
+        return None
+    if isinstance(data, (list, tuple)) and any(isinstance(d, TensorBase) for d in data):
+        raise TypeError("tensor(): got a list of Tensors; use minidl.stack(tensors) to join them")
+    return backend.float32 if _holds_floats(data) else None
+
+
+def _holds_floats(data):
+    if isinstance(data, float):
+        return True
+    if isinstance(data, (list, tuple)):
+        return any(_holds_floats(d) for d in data)
+    return False
+
+
+def as_array(data, dtype=None):
+    current = backend.current()
+    if isinstance(data, TensorBase):
+        data = data.data
+    if current.is_array(data):
+        return data if dtype is None or data.dtype == dtype else data.astype(dtype)
+    return current.from_host(data, dtype=dtype or default_dtype(data))
+
+
+_CATEGORIES = "biufc"  # bool < integer (unsigned and signed together) < floating < complex
+
+
+def category(dtype):
+    return _CATEGORIES.index(dtype.kind) if dtype.kind in "bfc" else 1 if dtype.kind in "iu" else -1
+
+
+def is_number(obj):
+    """A Python number, a NumPy scalar or a 0-d host array: it takes part in promotion like a Python number."""
+    return isinstance(obj, (bool, int, float)) or is_scalar(obj)
+
+
+def number_dtype(number):
+    """The dtype a number brings to promotion: bool, int64 or the default float32, as in PyTorch."""
+    if hasattr(number, "dtype"):  # a NumPy scalar counts by its category, like the Python number
+        kind = number.dtype.kind
+    else:
+        kind = "b" if isinstance(number, bool) else "i" if isinstance(number, int) else "f"
+    return backend.xp().dtype(backend.bool_ if kind == "b" else backend.int64 if kind in "iu" else backend.float32)
+
+
+def promote_dtypes(dtypes):
+    """The common dtype within one rank: the higher category wins outright (int64 with float32 is
+    float32, not NumPy's float64); within a category the wider type wins."""
+    result = None
+    for dtype in dtypes:
+        if result is None or category(dtype) > category(result):
+            result = dtype
+        elif category(dtype) == category(result):
+            result = backend.xp().promote_types(result, dtype)
+    return result
+
+
+def result_dtype(*operands):
+    """PyTorch's result type: operands rank as dimensioned tensors, then 0-d tensors, then numbers.
+
+    A lower rank changes the dtype only if it brings a higher category (bool < integer < floating):
+    float32 tensor + float64 0-d tensor is float32, but int64 tensor + float32 0-d tensor is float32
+    and int64 tensor + 2.5 is float32, the default float dtype.
+    """
+    ranks = ([], [], [])
+    for x in operands:
+        if isinstance(x, TensorBase):
+            ranks[0 if x.ndim else 1].append(x.dtype)
+        else:
+            ranks[2].append(number_dtype(x))
+    result = None
+    for rank in ranks:  # dimensioned, 0-d, numbers: a lower rank wins only with a higher category
+        dtype = promote_dtypes(rank)
+        if dtype is not None and (result is None or category(dtype) > category(result)):
+            result = dtype
+    return result
+
+
+_PYTHON_NUMBER_CATEGORY = {bool: 0, int: 1, float: 2}
+
+
+def promote(*operands):
+    """The operands as Tensors of their common dtype (``result_dtype``); float casts stay differentiable."""
+    if len(operands) == 2:  # fast paths for the common cases: same dtypes, or a tensor and a plain number
+        a, b = operands
+        if isinstance(a, TensorBase) and isinstance(b, TensorBase):
+            if a.dtype == b.dtype:
+                return a, b
+        elif isinstance(a, TensorBase) and _PYTHON_NUMBER_CATEGORY.get(type(b), 9) <= category(a.dtype):
+            return a, lift_number(b, a.dtype)
+        elif isinstance(b, TensorBase) and _PYTHON_NUMBER_CATEGORY.get(type(a), 9) <= category(b.dtype):
+            return lift_number(a, b.dtype), b
+    operands = [x if isinstance(x, TensorBase) or is_number(x) else TensorBase._from_op(as_array(x), (), None) for x in operands]
+    dtype = result_dtype(*operands)
+    return tuple(
+        (x if x.dtype == dtype else x.to(dtype)) if isinstance(x, TensorBase) else lift_number(x, dtype) for x in operands
+    )
+
+
+def lift_number(number, dtype):
+    return TensorBase._from_op(backend.xp().asarray(number, dtype=dtype), (), None)
+
+
+def untracked(a, b, operation):
+    """A comparison or bitwise operation of promoted operands: a result without gradient."""
+    a, b = promote(a, b)
+    return TensorBase._from_op(operation(a.data, b.data), (), None)
+
+
+def as_dtype(dtype):
+    try:
+        return backend.xp().dtype(dtype)
+    except TypeError:
+        raise TypeError(f"to(): expected a dtype such as minidl.float32 or a tensor, got {dtype!r}") from None
+
+
+_BACKEND_DEVICES = {"numpy": "cpu", "cupy": "cuda", "gpusim": "cuda"}
+
+
+def check_device(device):
+    """Accept only the device of the current backend: minidl has no per-tensor devices (yet)."""
+    name = backend.current().name
+    here = _BACKEND_DEVICES.get(name)
+    if str(device) in (here, f"{here}:0"):
+        return
+    raise RuntimeError(
+        f"to(device={device!r}): minidl does not move single tensors between devices; every tensor lives on "
+        f"the current backend {name!r} (device {here!r}). Choose the backend before making tensors with "
+        f"minidl.use_backend('cupy') or minidl.use_backend('numpy'), or the MINIDL_BACKEND environment variable"
+    )
+
+
+def quiet():
+    """Silence NumPy's floating-point warnings where the IEEE result (inf, nan) is the answer PyTorch
+    gives silently, e.g. 0 ** -1 = inf or log(0) = -inf; CuPy never warns and has no errstate."""
+    errstate = getattr(backend.xp(), "errstate", None)
+    return errstate(all="ignore") if errstate is not None else contextlib.nullcontext()
+
+
+def zero_where(condition, values):
+    """``values`` with exact zeros where ``condition`` holds (multiplying by a mask would keep nan and inf)."""
+    xp = backend.xp()
+    return xp.where(condition, xp.zeros((), dtype=values.dtype), values)

@@ -1,0 +1,176 @@
+"""Reductions of tensors (sum, mean, var, std, max, min, argmax) with PyTorch's gradients and NaN rules."""
+
+from collections import namedtuple
+
+from minidl import backend
+from minidl.tensor.base import TensorBase
+from minidl.tensor.promotion import quiet, zero_where
+from minidl.tensor.shapes import axes_of, normalize_dim, reduced_count, restore_dims
+
+
+ReductionResult = namedtuple("ReductionResult", ["values", "indices"])
+
+
+class Reductions(TensorBase):
+    """The reductions of Tensor: each combines entries along ``dim`` (all of them by default)."""
+
+    __slots__ = ()
+
+    def sum(self, dim=None, keepdim=False):
+        """The sum over ``dim`` (all dimensions by default); the gradient is broadcast back to every entry.
+
+        Taught in "The perceptron" (book/part1/perceptron.md).
+        """
+        shape = self.data.shape
+
+        def backward(g):
+            return (backend.xp().broadcast_to(restore_dims(g, dim, len(shape), keepdim), shape),)
+
+        return TensorBase._from_op(self.data.sum(axis=axes_of(dim), keepdims=keepdim), (self,), backward)
+
+    def mean(self, dim=None, keepdim=False):
+        """The mean over ``dim`` (all dimensions by default), e.g. the average loss over a batch.
+
+        Taught in "Losses" (book/part1/losses.md) and "Gradient descent and backpropagation" (book/part1/backprop.md).
+        """
+        if self.data.dtype.kind not in "fc":
+            raise RuntimeError(f"mean(): needs a floating-point tensor (got {self.dtype}); use .float()")
+        return self.sum(dim, keepdim) / reduced_count(self.shape, dim)
+
+    def var(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """The variance over ``dim``: sum((x - mean)^2) / (n - correction), PyTorch's signature.
+
+        ``correction`` is 1 by default (Bessel's, the same as ``unbiased=True``); ``unbiased=False``
+        means 0. Where n - correction <= 0 the result is inf or nan, as in PyTorch. Floating tensors
+        only (RuntimeError otherwise); giving both ``unbiased`` and ``correction`` is a TypeError.
+        """
+        dim, dof = _degrees_of_freedom("var", self, dim, unbiased, correction)
+        axes = axes_of(dim)
+        centered = self.data - self.data.mean(axis=axes, keepdims=True)
+        with quiet():
+            out = (centered * centered).sum(axis=axes, keepdims=keepdim) / dof
+
+        def backward(g):  # d/dx_i of sum (x - mean)^2 / dof = 2 (x_i - mean) / dof
+            with quiet():
+                return (2 * centered * (restore_dims(g, dim, self.ndim, keepdim) / dof),)
+
+        return TensorBase._from_op(out, (self,), backward)
+
+    def std(self, dim=None, unbiased=None, keepdim=False, *, correction=None):
+        """The standard deviation over ``dim``: the square root of ``var`` (same arguments).
+
+        The gradient g / (2 std) is 0, not inf * 0 = nan, where std is 0 (a constant row), as in PyTorch.
+        """
+        if isinstance(dim, bool):  # std(False): the unbiased flag given first, as PyTorch allows
+            dim, unbiased = None, dim
+        _degrees_of_freedom("std", self, dim, unbiased, correction)  # errors name std, not var
+        variance = self.var(dim, unbiased, keepdim, correction=correction)
+        xp = backend.xp()
+        out = xp.sqrt(variance.data)
+
+        def backward(g):
+            zero = out == 0
+            return (zero_where(zero, g / (2 * xp.where(zero, 1, out))),)
+
+        return TensorBase._from_op(out, (variance,), backward)
+
+    def max(self, dim=None, keepdim=False):
+        """The largest entry; with ``dim``, a (values, indices) pair as in PyTorch.
+
+        NaN counts as the largest value (the result is nan and the index points at the first NaN).
+        Without ``dim`` the gradient is shared evenly by all entries equal to the maximum; with ``dim``
+        it goes to the returned index.
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
+        return self._extreme("max", dim, keepdim)
+
+    def min(self, dim=None, keepdim=False):
+        """The smallest entry; with ``dim``, a (values, indices) pair; NaN wins, as in ``max``."""
+        return self._extreme("min", dim, keepdim)
+
+    def _extreme(self, name, dim, keepdim):
+        """max or min: one value and a shared gradient without ``dim``, (values, indices) with it."""
+        xp = backend.xp()
+        if dim is None:
+            if self.data.size == 0:
+                raise RuntimeError(
+                    f"{name}(): expected a reduction dim to be specified for an empty tensor (shape "
+                    f"{self.shape}); give dim="
+                )
+            out = getattr(self.data, name)()  # a NaN anywhere makes the result nan
+
+            def backward_all(g):
+                ties = (self.data == out) | (xp.isnan(self.data) & xp.isnan(out))
+                # an even share for each tie, as in PyTorch; counted in int64 and divided in float64,
+                # so 70,000 float16 ties don't overflow float16 (whose largest value is 65504)
+                share = (g.astype(backend.float64) / ties.sum()).astype(self.dtype)
+                return (ties * share,)
+
+            return TensorBase._from_op(out, (self,), backward_all)
+        dim = normalize_dim(dim, self.ndim)
+        if self.ndim and self.shape[dim] == 0:
+            raise IndexError(f"{name}(): expected reduction dim {dim} to have non-zero size (shape {self.shape})")
+        indices = _arg_extreme(self.data, name == "max", dim)
+        expanded = xp.expand_dims(indices, dim)
+        values = xp.take_along_axis(self.data, expanded, axis=dim)
+        if not keepdim:
+            values = values.squeeze(dim)
+
+        def backward(g):
+            positions = xp.arange(self.shape[dim]).reshape([-1 if d == dim else 1 for d in range(self.ndim)])
+            winner = positions == expanded
+            return (winner * restore_dims(g, dim, self.ndim, keepdim),)
+
+        result = TensorBase._from_op(values, (self,), backward)
+        return ReductionResult(result, TensorBase._from_op(indices if not keepdim else expanded, (), None))
+
+    def argmax(self, dim=None, keepdim=False):
+        """The index of the largest entry along ``dim``, e.g. the predicted class; no gradient.
+
+        Without ``dim``, the index into the flattened tensor. A NaN counts as the largest, as in PyTorch.
+
+        Taught in "Neural networks" (book/part1/networks.md).
+        """
+        return self._index_of_extreme(True, dim, keepdim)
+
+    def argmin(self, dim=None, keepdim=False):
+        """The index of the smallest entry along ``dim`` (flattened without ``dim``); NaN wins; no gradient."""
+        return self._index_of_extreme(False, dim, keepdim)
+
+    def _index_of_extreme(self, largest, dim, keepdim):
+        xp = backend.xp()
+        name = "argmax" if largest else "argmin"
+        if dim is None:
+            if self.data.size == 0:
+                raise IndexError(f"{name}(): expected a reduction dim to be specified for an empty tensor; give dim=")
+            index = xp.asarray(_arg_extreme(self.data, largest, None))
+            return TensorBase._from_op(index.reshape((1,) * self.ndim) if keepdim else index, (), None)
+        dim = normalize_dim(dim, self.ndim)
+        indices = _arg_extreme(self.data, largest, dim)
+        return TensorBase._from_op(xp.expand_dims(indices, dim) if keepdim else indices, (), None)
+
+
+
+def _arg_extreme(data, largest, axis):
+    """argmax (or argmin) along ``axis`` where a NaN beats every number, the first one among ties,
+    as in NumPy and PyTorch; spelled out so every backend agrees."""
+    xp = backend.xp()
+    index = (xp.argmax if largest else xp.argmin)(data, axis=axis)
+    if data.dtype.kind in "fc":
+        nan = xp.isnan(data)
+        index = xp.where(nan.any(axis=axis), xp.argmax(nan, axis=axis), index)
+    return index
+
+
+def _degrees_of_freedom(name, tensor, dim, unbiased, correction):
+    """``dim`` and n - correction for var and std, with PyTorch's argument rules."""
+    if isinstance(dim, bool):  # var(False): the unbiased flag given first, as PyTorch allows
+        dim, unbiased = None, dim
+    if unbiased is not None and correction is not None:
+        raise TypeError(f"{name}(): give unbiased or correction, not both (correction=1 is unbiased=True)")
+    if tensor.dtype.kind not in "fc":
+        raise RuntimeError(f"{name}(): std and var only support floating-point tensors, got {tensor.dtype}; use .float()")
+    if correction is None:
+        correction = 0 if unbiased is False else 1
+    return dim, max(0, reduced_count(tensor.shape, dim) - correction)

@@ -1,0 +1,71 @@
+"""Shape bookkeeping shared by the tensor operations: dimensions, reductions, broadcasting, indices."""
+
+import math
+
+from minidl import backend
+from minidl.tensor.base import TensorBase
+
+
+def unbroadcast(grad, shape):
+    """Sum a gradient back down to ``shape``: the adjoint of NumPy broadcasting."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra > 0:
+        grad = grad.sum(axis=tuple(range(extra)))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def normalize_dim(dim, ndim):
+    if not -max(ndim, 1) <= dim < max(ndim, 1):
+        raise IndexError(f"dimension {dim} is out of range for a tensor with {ndim} dimensions")
+    return dim % max(ndim, 1)
+
+
+def axes_of(dim):
+    return tuple(dim) if isinstance(dim, (list, tuple)) else dim
+
+
+def reduced_count(shape, dim):
+    """How many entries a reduction over ``dim`` combines into each result."""
+    dims = range(len(shape)) if dim is None else dim if isinstance(dim, (list, tuple)) else (dim,)
+    return math.prod(shape[normalize_dim(d, len(shape))] for d in dims) if shape else 1
+
+
+def restore_dims(g, dim, ndim, keepdim):
+    """Put back the dimensions a reduction removed, so ``g`` broadcasts against the input."""
+    if dim is None or keepdim:
+        return g
+    dims = dim if isinstance(dim, (list, tuple)) else (dim,)
+    return backend.xp().expand_dims(g, tuple(normalize_dim(d, ndim) for d in dims))
+
+
+def shape_arg(shape):
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
+
+
+def is_scalar(obj):
+    return hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and not backend.current().is_array(obj)
+
+
+def device_index(index):
+    """Move index arrays (lists, host arrays, Tensors) to the backend, leave slices and ints alone."""
+    if isinstance(index, tuple):
+        return tuple(device_index(i) for i in index)
+    if isinstance(index, TensorBase):
+        index = index.data
+    if getattr(index, "ndim", None) == 0 and index.dtype.kind in "iu":
+        return int(index)  # a scalar index selects, it doesn't gather
+    if isinstance(index, list) or (hasattr(index, "dtype") and not backend.current().is_array(index)):
+        return backend.current().from_host(index)
+    return index
+
+
+def is_advanced_index(index):
+    parts = index if isinstance(index, tuple) else (index,)
+    return any(backend.current().is_array(p) for p in parts)
