@@ -510,6 +510,19 @@ def test_max_pool_output_size_and_gradient_match_pytorch(size, kernel, stride, p
     _assert_same(x.grad, tx.grad, rtol=1e-6, atol=0)
 
 
+@pytest.mark.parametrize("layer, settings", [
+    ("MaxPool2d", dict(kernel_size=3, stride=2, padding=1, ceil_mode=True)),
+    ("AvgPool2d", dict(kernel_size=3, stride=2, padding=1)),
+])
+@pytest.mark.parametrize("shape", [(2, 3, 7, 6), (3, 7, 6)])
+def test_pooling_layers_take_padding_and_unbatched_input_as_pytorch(layer, settings, shape, rng, torch):
+    x, tx = _pair(torch, rng.normal(size=shape).astype(np.float32))
+    ours, theirs = getattr(nn, layer)(**settings)(x), getattr(torch.nn, layer)(**settings)(tx)
+    _assert_same(ours, theirs, rtol=1e-6)
+    _backward_both(torch, ours, theirs, rng)
+    _assert_same(x.grad, tx.grad, rtol=1e-6)
+
+
 def test_max_pool_layer_prints_its_options_like_pytorch(torch):
     settings = dict(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=True)
     assert repr(nn.MaxPool2d(**settings)) == repr(torch.nn.MaxPool2d(**settings))

@@ -57,7 +57,10 @@ def _padded(data, padding, kernel, stride, dilation, out_size, value):
     widths = []
     for n, p, k, s, d, out in zip(data.shape[-2:], padding, kernel, stride, dilation, out_size):
         widths.append((p, max((out - 1) * s + d * (k - 1) + 1 - p - n, 0)))
-    padded = xp.pad(data, ((0, 0),) * (data.ndim - 2) + tuple(widths), constant_values=value)
+    if any(w for pair in widths for w in pair):
+        padded = xp.pad(data, ((0, 0),) * (data.ndim - 2) + tuple(widths), constant_values=value)
+    else:
+        padded = data
     inside = xp.zeros(padded.shape[-2:], dtype=bool)
     (top, _), (left, _) = widths
     inside[top : top + data.shape[-2], left : left + data.shape[-1]] = True
@@ -78,12 +81,29 @@ def _crop(grad, shape, corner):
     return grad[..., top : top + shape[-2], left : left + shape[-1]]
 
 
+def _winners(padded, inside, out, offsets):
+    """For each window, the offset its gradient goes to, as PyTorch picks it: the first maximum in
+    row-major order, or the last NaN if the window holds one. Entries outside ``inside`` never win."""
+    xp = backend.xp()
+    winner = xp.full(out.shape, -1)
+    has_nan = bool(xp.isnan(out).any())
+    for k in reversed(range(len(offsets))):  # backwards, so the first maximum is written last
+        candidate = padded[offsets[k]]
+        hit = candidate == out
+        if has_nan:
+            hit |= xp.isnan(candidate) & (winner < 0)  # the last NaN is the first one met backwards
+        if inside is not None:
+            hit &= inside[offsets[k]]
+        winner = xp.where(hit, k, winner)
+    return winner
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """The largest value in each window (stride defaults to kernel_size, so windows don't overlap).
 
-    The entries of a window are visited row by row, as PyTorch does, and the gradient flows to the one
-    that won: the first maximum if several tie, the last NaN if there is one (NaN propagates, so the
-    output is NaN). Padding never wins. ``ceil_mode`` keeps a last partial window (see ``_pooled_size``).
+    As in PyTorch, a NaN in a window makes its output NaN, and the gradient flows to one entry per
+    window: the first maximum if several tie, the last NaN if there is one; padding never wins.
+    ``ceil_mode`` keeps a last, partial window (see ``_pooled_size``).
 
     Taught in "Convolutional networks" (book/part3/cnn.md).
     """
@@ -92,15 +112,12 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     xp = backend.xp()
     padded, inside, corner = _padded(input.data, padding, kernel, stride, dilation, out_size, -float("inf"))
     offsets = list(_window_slices(kernel, stride, dilation, out_size))  # the kh*kw entries of every window
-    out = xp.full(input.shape[:-2] + out_size, -float("inf"), dtype=input.dtype)
-    winner = xp.full(out.shape, -1)  # which offset holds each window's maximum
-    for k, offset in enumerate(offsets):
-        candidate = padded[offset]
-        wins = inside[offset] & ((candidate > out) | xp.isnan(candidate) | (winner < 0))
-        out = xp.where(wins, candidate, out)
-        winner = xp.where(wins, k, winner)
+    out = padded[offsets[0]].copy()
+    for offset in offsets[1:]:
+        out = xp.maximum(out, padded[offset])  # NaN propagates
 
     def backward(g):
+        winner = _winners(padded, None if padded.shape == input.shape else inside, out, offsets)
         grad = xp.zeros(padded.shape, dtype=g.dtype)
         for k, offset in enumerate(offsets):
             grad[offset] += (winner == k) * g  # += : overlapping windows add up
