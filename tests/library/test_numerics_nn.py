@@ -70,7 +70,7 @@ def test_log_sigmoid_and_softplus_match_pytorch_in_the_tails(name, dtype, rng, t
     _assert_same(getattr(activation, layer)(**kwargs)(x), theirs, rtol=1e-6, atol=denormal, name="layer")
 
 
-def test_log_sigmoid_gradient_tends_to_one_far_left(torch):
+def test_log_sigmoid_gradient_tends_to_one_far_left():
     x = minidl.tensor([-20.0, -40.0], requires_grad=True)
     F.logsigmoid(x).sum().backward()
     np.testing.assert_array_equal(F.logsigmoid(x).detach().numpy(), [-20.0, -40.0])
@@ -240,12 +240,15 @@ def test_nll_loss_options_match_pytorch(shape, options, reduction, rng, torch):
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
-@pytest.mark.parametrize("options", [{}, {"weight": True}, {"label_smoothing": 0.2}, {"weight": True, "label_smoothing": 0.3}])
+@pytest.mark.parametrize("options", [
+    {}, {"weight": True}, {"label_smoothing": 0.2}, {"weight": True, "label_smoothing": 0.3},
+])
 @pytest.mark.parametrize("shape", ["(N, C)", "(N, C, d)", "(C,)"])
 def test_cross_entropy_with_class_probabilities_matches_pytorch(shape, options, reduction, rng, torch):
     logits, _, weight, kwargs = _ce_case(rng, CE_SHAPES[shape], options)
     class_dim = 0 if logits.ndim == 1 else 1
-    probabilities = rng.dirichlet(np.ones(logits.shape[class_dim]), size=logits.shape[:class_dim] + logits.shape[class_dim + 1:])
+    positions = logits.shape[:class_dim] + logits.shape[class_dim + 1:]
+    probabilities = rng.dirichlet(np.ones(logits.shape[class_dim]), size=positions)  # classes last
     probabilities = np.moveaxis(probabilities, -1, class_dim).astype(np.float32)
     x, tx, ours, theirs = _losses_both(torch, "cross_entropy", logits, probabilities, weight, kwargs, reduction)
     _assert_same(ours, theirs, rtol=1e-5, atol=1e-6, name="value")
@@ -281,8 +284,13 @@ def test_an_out_of_range_class_raises_index_error_as_pytorch_does(name, bad, tor
 @pytest.mark.parametrize("target", ["indices", "probabilities"])
 def test_label_smoothing_outside_zero_one_is_refused(target, torch):
     """PyTorch raises above 1; below 0 it silently smooths nothing, and the library raises there too."""
-    logits = minidl.zeros(2, 3)
-    y = minidl.tensor([0, 1]) if target == "indices" else minidl.ones(2, 3) / 3
+    logits, torch_logits = minidl.zeros(2, 3), torch.zeros(2, 3)
+    y, torch_y = (minidl.tensor([0, 1]), torch.tensor([0, 1])) if target == "indices" else \
+        (minidl.ones(2, 3) / 3, torch.ones(2, 3) / 3)
+    with pytest.raises(RuntimeError, match="label_smoothing must be between 0.0 and 1.0. Got: 1.5"):
+        torch.nn.functional.cross_entropy(torch_logits, torch_y, label_smoothing=1.5)
+    assert torch.nn.functional.cross_entropy(torch_logits, torch_y, label_smoothing=-0.1) == \
+        torch.nn.functional.cross_entropy(torch_logits, torch_y)
     for bad in (1.5, -0.1):
         with pytest.raises(RuntimeError, match=f"label_smoothing must be between 0.0 and 1.0. Got: {bad}"):
             F.cross_entropy(logits, y, label_smoothing=bad)
@@ -354,7 +362,7 @@ def test_dropout_with_p_one_drops_everything_as_in_pytorch(torch):
 
 
 @pytest.mark.parametrize("p", [-0.1, 1.1, NAN])
-def test_dropout_probability_outside_zero_one_is_refused(p, torch):
+def test_dropout_probability_outside_zero_one_is_refused(p):
     message = "dropout probability has to be between 0 and 1, but got"
     with pytest.raises(ValueError, match=message):
         F.dropout(minidl.ones(3), p)
@@ -421,7 +429,8 @@ def test_clip_grad_norm_can_refuse_a_non_finite_norm_as_pytorch_does(case, torch
     values, max_norm, norm_type = CLIP_CASES[case]
     message = f"The total norm of order {float(norm_type)} for gradients from `parameters` is non-finite"
     with pytest.raises(RuntimeError, match=message):
-        torch.nn.utils.clip_grad_norm_(_parameters_with_grads(torch, values), max_norm, norm_type, error_if_nonfinite=True)
+        torch.nn.utils.clip_grad_norm_(_parameters_with_grads(torch, values), max_norm, norm_type,
+                                       error_if_nonfinite=True)
     parameters = _parameters_with_grads(minidl, values)
     with pytest.raises(RuntimeError, match=message):
         nn.utils.clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite=True)
@@ -447,7 +456,7 @@ def test_clip_grad_norm_counts_a_repeated_parameter_once():
     np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
 
 
-def test_clip_grad_norm_takes_a_single_tensor_or_a_generator_and_no_gradients(torch):
+def test_clip_grad_norm_takes_a_single_tensor_or_a_generator_and_no_gradients():
     (p,) = _parameters_with_grads(minidl, [[3.0, 4.0]])
     assert nn.utils.clip_grad_norm_(p, 1.0).item() == pytest.approx(5.0)
     (q,) = _parameters_with_grads(minidl, [[3.0, 4.0]])

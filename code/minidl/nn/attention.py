@@ -103,7 +103,9 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             f"value (..., S, d_v) must share S; got {query.shape}, {key.shape}, {value.shape}"
         )
     if not 0 <= dropout_p <= 1:
-        raise RuntimeError(f"scaled_dot_product_attention: dropout probability has to be between 0 and 1, but got {dropout_p}")
+        raise RuntimeError(
+            f"scaled_dot_product_attention: dropout probability has to be between 0 and 1, but got {dropout_p}"
+        )
     length, source = query.shape[-2], key.shape[-2]
     mask = None
     if is_causal:

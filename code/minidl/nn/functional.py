@@ -454,7 +454,8 @@ def _check_unit_interval(values, what, name, error):
     """Raise ``error`` unless every entry lies in [0, 1]; written so that NaN fails the test."""
     data = values.data
     if data.size and not bool(((data >= 0) & (data <= 1)).all()):
-        found = "NaN" if bool(backend.xp().isnan(data).any()) else f"values from {float(data.min())} to {float(data.max())}"
+        has_nan = bool(backend.xp().isnan(data).any())
+        found = "NaN" if has_nan else f"values from {float(data.min())} to {float(data.max())}"
         hint = "; for raw scores (logits) use binary_cross_entropy_with_logits" if what == "input" else ""
         raise error(f"{name}: all elements of {what} should be between 0 and 1 (the range [0, 1]), got {found}{hint}")
 
@@ -467,7 +468,9 @@ def _elementwise_weight(weight, input, name):
     try:
         return backend.xp().broadcast_to(weight.data.astype(input.dtype, copy=False), input.shape)
     except ValueError:
-        raise ValueError(f"{name}: a weight of shape {weight.shape} does not broadcast to the input's {input.shape}") from None
+        raise ValueError(
+            f"{name}: a weight of shape {weight.shape} does not broadcast to the input's shape {input.shape}"
+        ) from None
 
 
 from minidl.nn.transformer import embedding, gelu, layer_norm, scaled_dot_product_attention  # noqa: E402,F401

@@ -27,7 +27,8 @@ def _pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
 
 def _pool_arguments(input, kernel_size, stride, padding, dilation, ceil_mode, name):
     if not isinstance(input, Tensor) or input.ndim not in (3, 4):
-        raise ValueError(f"{name}: input must be a Tensor of shape (N, C, H, W) or (C, H, W), got {getattr(input, 'shape', type(input))}")
+        got = input.shape if isinstance(input, Tensor) else type(input).__name__
+        raise ValueError(f"{name}: input must be a Tensor of shape (N, C, H, W) or (C, H, W), got {got}")
     kernel = _pair(kernel_size, f"{name}: kernel_size", 1)
     stride = kernel if stride is None else _pair(stride, f"{name}: stride", 1)
     padding = _pair(padding, f"{name}: padding", 0)
@@ -145,7 +146,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
 
     def backward(g):
         grad = xp.zeros(padded.shape, dtype=g.dtype)
-        share = (g.astype(wide, copy=False) / size).astype(g.dtype, copy=False)  # each entry of a window gets an equal share
+        share = (g.astype(wide, copy=False) / size).astype(g.dtype, copy=False)  # an equal share per entry
         for offset in offsets:
             grad[offset] += share
         return (_crop(grad, input.shape, corner),)
