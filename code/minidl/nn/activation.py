@@ -33,6 +33,33 @@ class Tanh(Module):
         return F.tanh(input)
 
 
+class LogSigmoid(Module):
+    """log sigma(x) = min(x, 0) - log(1 + e^(-|x|)), finite for every x (``F.logsigmoid``).
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
+
+    def forward(self, input):
+        return F.logsigmoid(input)
+
+
+class Softplus(Module):
+    """(1/beta) log(1 + e^(beta x)), and x where beta x > threshold (``F.softplus``).
+
+    Taught in "Losses" (book/part1/losses.md).
+    """
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, input):
+        return F.softplus(input, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
 class Softmax(Module):
     """softmax along ``dim``: e^(z_k) / sum_j e^(z_j), turning scores into probabilities.
 

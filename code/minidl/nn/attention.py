@@ -47,13 +47,35 @@ def _additive_mask(mask, allowed_when_true, dtype):
     return mask
 
 
-def _attend(query, key, value, additive_mask=None, dropout_p=0.0, scale=None, training=True):
-    """softmax(Q K^T * scale + mask) V, returning (output, weights); shapes (..., L, E) and (..., S, E)."""
+def _softmax_over_keys(scores):
+    """softmax along the last axis, except that a query whose every score is -inf gets weights 0.
+
+    Such a query is fully masked: it may attend to nothing. Plain softmax gives it 0/0 = NaN; PyTorch's
+    ``scaled_dot_product_attention`` gives it zero weights, hence a zero output and zero gradients.
+    """
+    xp = backend.xp()
+    top = scores.data.max(axis=-1, keepdims=True)
+    masked = top == -math.inf
+    exps = xp.exp(scores.data - xp.where(masked, 0, top))  # all zero in a masked row
+    weights = exps / xp.where(masked, 1, exps.sum(axis=-1, keepdims=True))
+
+    def backward(g):
+        return (weights * (g - (g * weights).sum(axis=-1, keepdims=True)),)
+
+    return Tensor._from_op(weights, (scores,), backward)
+
+
+def _attend(query, key, value, additive_mask=None, dropout_p=0.0, scale=None, training=True, masked_to_zero=True):
+    """softmax(Q K^T * scale + mask) V, returning (output, weights); shapes (..., L, E) and (..., S, E).
+
+    A fully masked query gets zero weights (``masked_to_zero``, PyTorch's fused attention) or NaN
+    weights (plain softmax, what PyTorch's MultiheadAttention returns when it returns the weights).
+    """
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.transpose(-2, -1)) * scale
     if additive_mask is not None:
         scores = scores + additive_mask
-    weights = scores.softmax(-1)
+    weights = _softmax_over_keys(scores) if masked_to_zero else scores.softmax(-1)
     if dropout_p > 0:
         weights = _functional().dropout(weights, dropout_p, training)
     return weights @ value, weights
@@ -65,7 +87,8 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     As in PyTorch: a boolean ``attn_mask`` marks with True the pairs that TAKE PART in attention; a
     float one is added to the scores. ``is_causal`` applies a lower-triangular mask (and may not be
     combined with ``attn_mask``); ``scale`` defaults to 1/sqrt(d). The score is a scaled dot product,
-    not a cosine similarity: the lengths of queries and keys matter.
+    not a cosine similarity: the lengths of queries and keys matter. A query that the mask lets attend
+    to no key gets a zero output and zero gradients, as in PyTorch 2.13.
 
     Taught in "Attention and transformers" (book/part2/attention.md).
     """
@@ -79,8 +102,10 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
             f"scaled_dot_product_attention: query (..., L, d) and key (..., S, d) must share d, and key and "
             f"value (..., S, d_v) must share S; got {query.shape}, {key.shape}, {value.shape}"
         )
-    if not 0 <= dropout_p < 1:
-        raise ValueError(f"scaled_dot_product_attention: dropout_p must be in [0, 1), got {dropout_p}")
+    if not 0 <= dropout_p <= 1:
+        raise RuntimeError(
+            f"scaled_dot_product_attention: dropout probability has to be between 0 and 1, but got {dropout_p}"
+        )
     length, source = query.shape[-2], key.shape[-2]
     mask = None
     if is_causal:
@@ -115,8 +140,8 @@ class MultiheadAttention(Module):
             raise ValueError(
                 f"MultiheadAttention: embed_dim ({embed_dim}) must be a positive multiple of num_heads ({num_heads})"
             )
-        if not 0 <= dropout < 1:
-            raise ValueError(f"MultiheadAttention: dropout must be in [0, 1), got {dropout}")
+        if not 0 <= dropout <= 1:
+            raise ValueError(f"MultiheadAttention: dropout probability has to be between 0 and 1, but got {dropout}")
         self.embed_dim, self.num_heads, self.head_dim = embed_dim, num_heads, embed_dim // num_heads
         self.dropout, self.batch_first = dropout, batch_first
         xp = backend.xp()
@@ -148,6 +173,8 @@ class MultiheadAttention(Module):
         that are NOT allowed to attend (the opposite of ``scaled_dot_product_attention``); a float one is
         added to the scores. ``key_padding_mask`` (N, S) marks with True the keys to ignore.
         ``is_causal=True`` without a mask applies the causal mask (PyTorch requires the mask as well).
+        A query with every key masked gets NaN with ``need_weights=True`` and zeros (before ``out_proj``)
+        with ``need_weights=False``: PyTorch's explicit softmax and its fused attention, respectively.
         """
         unbatched = query.ndim == 2
         if unbatched:
@@ -169,7 +196,7 @@ class MultiheadAttention(Module):
         batch, length, source = query.shape[0], query.shape[1], key.shape[1]
         mask = self._mask(attn_mask, key_padding_mask, is_causal, batch, length, source, query.dtype)
         q, k, v = (self._split_heads(self._project(t, part)) for part, t in enumerate((query, key, value)))
-        heads, weights = _attend(q, k, v, mask, self.dropout, None, self.training)
+        heads, weights = _attend(q, k, v, mask, self.dropout, None, self.training, masked_to_zero=not need_weights)
         output = self.out_proj(heads.permute(0, 2, 1, 3).reshape(batch, length, self.embed_dim))
         if not self.batch_first or unbatched:
             output = output.transpose(0, 1)
