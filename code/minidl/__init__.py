@@ -10,6 +10,7 @@ from minidl.gradcheck import GradcheckError, gradcheck
 from minidl.serialization import load, save
 from minidl.tensor import Tensor, cat, gather, is_grad_enabled, no_grad, stack, tensor, to_numpy, unbind, where
 from minidl import data, nn, optim, train, vision  # noqa: E402  (they import the names above)
+from minidl import counting  # noqa: E402  (parameters, multiply-adds and feature-map sizes of a model)
 from minidl.creation import arange, ones, ones_like, rand, randn, zeros, zeros_like
 
 long = int64
