@@ -5,7 +5,9 @@ arithmetic"), computed one way for the whole book. A multiply-add is one product
 sum, the unit of a dot product; PyTorch's ``torch.utils.flop_counter`` counts each as two FLOPs.
 """
 
-from minidl.nn.conv import Conv2d, ConvTranspose2d, _output_size, _pair
+from minidl.nn.conv import Conv2d, ConvTranspose2d
+from minidl.nn.functional.checks import pair
+from minidl.nn.functional.conv import output_size
 from minidl.nn.linear import Linear
 from minidl.nn.module import Module
 from minidl.tensor import Tensor, no_grad
@@ -41,11 +43,11 @@ def conv_output_size(size, kernel_size, stride=1, padding=0):
         if not isinstance(value, (int, tuple, list)):
             raise TypeError(f"conv_output_size: {name} must be an int or a pair of ints, got {value!r}")
     pairs = any(not isinstance(value, int) for value in arguments.values())
-    sizes = _output_size(
-        _pair(size, "conv_output_size: size", 1),
-        _pair(kernel_size, "conv_output_size: kernel_size", 1),
-        _pair(stride, "conv_output_size: stride", 1),
-        _pair(padding, "conv_output_size: padding", 0),
+    sizes = output_size(
+        pair(size, "conv_output_size: size", 1),
+        pair(kernel_size, "conv_output_size: kernel_size", 1),
+        pair(stride, "conv_output_size: stride", 1),
+        pair(padding, "conv_output_size: padding", 0),
         "conv_output_size",
     )
     return sizes if pairs else sizes[0]

@@ -3,6 +3,7 @@
 
 import ast
 import collections
+import fnmatch
 import pathlib
 import re
 
@@ -33,3 +34,106 @@ def test_no_test_module_defines_a_function_twice():
         )
         repeated += [f"{path.relative_to(tests)}: {name}" for name, count in names.items() if count > 1]
     assert repeated == []
+
+
+# ---- layering --------------------------------------------------------------------------------------
+# The package's layers, lowest first (the package docstring and CONTRIBUTING.md say the same in words).
+# A module may import modules of its own layer or of layers below it, never above; imports form no cycle.
+LAYERS = [
+    ["backend"],
+    ["autograd"],
+    ["tensor.base"],
+    ["tensor.shapes", "tensor.promotion"],
+    ["tensor.arithmetic", "tensor.reductions", "tensor.elementwise", "tensor.shaping", "tensor.inplace"],
+    ["tensor.core"],
+    ["tensor.functions"],
+    ["tensor"],
+    ["creation", "gradcheck", "serialization", "sampling", "data", "data.*", "vision", "vision.*"],
+    ["nn.functional.checks"],
+    ["nn.functional.*"],
+    ["nn.functional"],
+    ["nn.init", "nn.module", "nn.utils"],
+    ["nn.activation", "nn.linear", "nn.dropout", "nn.normalization", "nn.embedding", "nn.loss", "nn.conv",
+     "nn.pooling", "nn.recurrent", "nn.attention"],
+    ["nn.transformer", "nn.container"],
+    ["nn"],
+    ["optim"],
+    ["train", "counting"],
+    [""],  # minidl itself
+]
+
+
+def _module_names():
+    names = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = list(path.relative_to(PACKAGE).with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names[".".join(parts)] = path
+    return names
+
+
+MODULES = _module_names()
+
+
+def _layer(name):
+    for rank, patterns in enumerate(LAYERS):
+        if any(fnmatch.fnmatchcase(name, pattern) for pattern in patterns):
+            return rank
+    raise AssertionError(f"minidl.{name} is in no layer of LAYERS: add it where it belongs")
+
+
+def _imports(name):
+    """(imported module, line, at module level?) for every import of a minidl module in ``name``."""
+    found = []
+    tree = ast.parse(MODULES[name].read_text())
+    top_level = set(map(id, tree.body))
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # "from minidl.nn import functional" imports the module minidl.nn.functional
+            targets = [f"{node.module}.{a.name}" if f"{node.module}.{a.name}"[7:] in MODULES else node.module
+                       for a in node.names]
+        else:
+            continue
+        for target in targets:
+            if target == "minidl" or target.startswith("minidl."):
+                found.append((target[7:], node.lineno, id(node) in top_level))
+    return found
+
+
+def test_every_module_has_a_layer_and_imports_only_downward():
+    upward = [
+        f"minidl.{name}:{line} imports minidl.{target}"
+        for name in MODULES for target, line, _ in _imports(name)
+        if _layer(target) > _layer(name)
+    ]
+    assert upward == []
+
+
+def test_the_library_imports_no_module_of_its_own_inside_a_function():
+    late = [f"minidl.{name}:{line} imports minidl.{target}" for name in MODULES
+            for target, line, top in _imports(name) if not top]
+    assert late == []
+
+
+def test_imports_form_no_cycle():
+    graph = {name: {target for target, _, _ in _imports(name) if target != name} for name in MODULES}
+    visiting, done, cycles = set(), set(), []
+
+    def visit(name, path):
+        if name in done:
+            return
+        if name in visiting:
+            cycles.append(" -> ".join(path[path.index(name):] + [name]))
+            return
+        visiting.add(name)
+        for target in sorted(graph.get(name, ())):
+            visit(target, path + [name])
+        visiting.discard(name)
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
+    assert cycles == []

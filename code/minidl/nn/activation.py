@@ -83,3 +83,17 @@ class LogSoftmax(Softmax):
     """
     def forward(self, input):
         return F.log_softmax(input, self.dim)
+
+
+class GELU(Module):
+    """The GELU activation as a layer (``torch.nn.GELU``).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
+
+    def forward(self, input):
+        return F.gelu(input, self.approximate)

@@ -3,7 +3,8 @@
 from minidl import backend
 from minidl.nn import functional as F
 from minidl.nn import init
-from minidl.nn.module import Module, Parameter, _check_input_tensor, _check_size
+from minidl.nn.functional.checks import check_input_tensor, check_size
+from minidl.nn.module import Module, Parameter
 
 
 class Linear(Module):
@@ -18,15 +19,15 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, bias=True):
         super().__init__()
-        self.in_features = _check_size("Linear", "in_features", in_features)
-        self.out_features = _check_size("Linear", "out_features", out_features)
+        self.in_features = check_size("Linear", "in_features", in_features)
+        self.out_features = check_size("Linear", "out_features", out_features)
         xp = backend.xp()
         self.weight = Parameter(xp.empty((self.out_features, self.in_features), dtype=backend.float32))
         self.bias = Parameter(xp.empty((self.out_features,), dtype=backend.float32)) if bias else None
         init.default_uniform_(self.weight, self.bias)
 
     def forward(self, input):
-        _check_input_tensor(self, input)
+        check_input_tensor(self, input)
         if input.shape[-1:] != (self.in_features,):
             raise ValueError(
                 f"{self!r}: input has shape {input.shape}; expected its last dimension to be "
@@ -49,7 +50,7 @@ class Flatten(Module):
         self.start_dim, self.end_dim = start_dim, end_dim
 
     def forward(self, input):
-        _check_input_tensor(self, input)
+        check_input_tensor(self, input)
         return input.flatten(self.start_dim, self.end_dim)
 
     def extra_repr(self):

@@ -3,7 +3,6 @@
 Taught in "Neural networks" (``book/part1/networks.md``).
 """
 
-import numbers
 import os
 from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
@@ -263,39 +262,3 @@ def _as_backend_array(value):
     return array if array.dtype.kind in "biuf" else None
 
 
-def _type_name(value):
-    """``numpy.ndarray``, ``tuple``: a type as PyTorch's messages print it."""
-    kind = type(value)
-    plain = kind.__module__ == "builtins" or kind.__module__.startswith("minidl")
-    return kind.__qualname__ if plain else f"{kind.__module__}.{kind.__qualname__}"
-
-
-def _check_input_tensor(layer, input, error=RuntimeError):
-    """PyTorch's TypeError for a layer called on something that is not a Tensor, and its error for
-    a non-floating input (``error``), each with the likely fix."""
-    name = type(layer).__name__
-    if not isinstance(input, Tensor):
-        if isinstance(input, tuple) and input and isinstance(input[0], Tensor):
-            hint = (
-                "recurrent layers (RNN, LSTM, GRU) return a tuple (output, state): unpack it first, "
-                "e.g. output, state = lstm(x), and pass output on"
-            )
-        else:
-            hint = "convert it first with minidl.tensor(x)"
-        raise TypeError(f"{name}: argument 'input' must be Tensor, not {_type_name(input)}; {hint}")
-    weight = next(iter(layer._parameters.values()), None)
-    if input.dtype.kind not in "fc" and weight is not None:
-        raise error(
-            f"{name}: input has dtype {input.dtype} but the weights are {weight.dtype}; convert the input "
-            "with x.float() (token indices go through nn.Embedding first)"
-        )
-
-
-def _check_size(owner, name, value):
-    """A layer size (features, channels, layers) as a positive int: PyTorch's TypeError for a
-    non-integer, ValueError for zero or less."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{owner}: {name} should be of type int, got: {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{owner}: {name} must be a positive integer (greater than zero), got {value}")
-    return int(value)

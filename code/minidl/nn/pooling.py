@@ -4,154 +4,11 @@ Inputs are (N, C, H, W) or (C, H, W); options and output sizes are PyTorch's.
 Taught in "Convolutional networks" (``book/part3/cnn.md``).
 """
 
-from minidl import backend
-from minidl.nn.conv import _pair
+from minidl.nn.functional.checks import pair
+from minidl.nn.functional.pooling import avg_pool2d, max_pool2d
 from minidl.nn.module import Module
-from minidl.tensor import Tensor
 
-__all__ = ["AvgPool2d", "MaxPool2d", "avg_pool2d", "max_pool2d"]
-
-
-def _pooled_size(size, kernel, stride, padding, dilation, ceil_mode):
-    """floor (or ceil) of (size + 2 padding - dilation (kernel - 1) - 1) / stride, plus 1, as PyTorch.
-
-    With ``ceil_mode`` a last, partial window is kept only if it starts inside the input or the left
-    padding (a window starting in the right padding would see nothing but padding).
-    """
-    span = dilation * (kernel - 1) + 1
-    count = (size + 2 * padding - span + (stride - 1 if ceil_mode else 0)) // stride + 1
-    if ceil_mode and (count - 1) * stride >= size + padding:
-        count -= 1
-    return count
-
-
-def _pool_arguments(input, kernel_size, stride, padding, dilation, ceil_mode, name):
-    if not isinstance(input, Tensor) or input.ndim not in (3, 4):
-        got = input.shape if isinstance(input, Tensor) else type(input).__name__
-        raise ValueError(f"{name}: input must be a Tensor of shape (N, C, H, W) or (C, H, W), got {got}")
-    kernel = _pair(kernel_size, f"{name}: kernel_size", 1)
-    stride = kernel if stride is None else _pair(stride, f"{name}: stride", 1)
-    padding = _pair(padding, f"{name}: padding", 0)
-    dilation = _pair(dilation, f"{name}: dilation", 1)
-    if any(2 * p > d * (k - 1) + 1 for p, k, d in zip(padding, kernel, dilation)):
-        raise RuntimeError(
-            f"{name}: pad should be at most half of effective kernel size, but got pad={padding}, "
-            f"kernel_size={kernel} and dilation={dilation}"
-        )
-    size = input.shape[-2:]
-    out_size = tuple(_pooled_size(*args, ceil_mode) for args in zip(size, kernel, stride, padding, dilation))
-    if min(out_size) < 1:
-        raise RuntimeError(
-            f"{name}: given input size {size}, kernel_size {kernel}, stride {stride}, padding {padding} and "
-            f"dilation {dilation}, the calculated output size is {out_size}: Output size is too small"
-        )
-    return kernel, stride, padding, dilation, out_size
-
-
-def _padded(data, padding, kernel, stride, dilation, out_size, value):
-    """``data`` padded on the last two axes so that every window fits, with a mask of the real entries.
-
-    The top and left get ``padding``; the bottom and right get what the last window needs (less than
-    ``padding`` if it ends early, more in ``ceil_mode``).
-    """
-    xp = backend.xp()
-    widths = []
-    for n, p, k, s, d, out in zip(data.shape[-2:], padding, kernel, stride, dilation, out_size):
-        widths.append((p, max((out - 1) * s + d * (k - 1) + 1 - p - n, 0)))
-    if any(w for pair in widths for w in pair):
-        padded = xp.pad(data, ((0, 0),) * (data.ndim - 2) + tuple(widths), constant_values=value)
-    else:
-        padded = data
-    inside = xp.zeros(padded.shape[-2:], dtype=bool)
-    (top, _), (left, _) = widths
-    inside[top : top + data.shape[-2], left : left + data.shape[-1]] = True
-    return padded, inside, (top, left)
-
-
-def _window_slices(kernel, stride, dilation, out_size):
-    """For each offset (i, j) inside the window, row by row, the slice picking that entry of every window."""
-    (kh, kw), (sh, sw), (dh, dw), (h_out, w_out) = kernel, stride, dilation, out_size
-    for i in range(kh):
-        for j in range(kw):
-            yield (Ellipsis, slice(i * dh, i * dh + sh * (h_out - 1) + 1, sh),
-                   slice(j * dw, j * dw + sw * (w_out - 1) + 1, sw))
-
-
-def _crop(grad, shape, corner):
-    top, left = corner
-    return grad[..., top : top + shape[-2], left : left + shape[-1]]
-
-
-def _winners(padded, inside, out, offsets):
-    """For each window, the offset its gradient goes to, as PyTorch picks it: the first maximum in
-    row-major order, or the last NaN if the window holds one. Entries outside ``inside`` never win."""
-    xp = backend.xp()
-    winner = xp.full(out.shape, -1)
-    has_nan = bool(xp.isnan(out).any())
-    for k in reversed(range(len(offsets))):  # backwards, so the first maximum is written last
-        candidate = padded[offsets[k]]
-        hit = candidate == out
-        if has_nan:
-            hit |= xp.isnan(candidate) & (winner < 0)  # the last NaN is the first one met backwards
-        if inside is not None:
-            hit &= inside[offsets[k]]
-        winner = xp.where(hit, k, winner)
-    return winner
-
-
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-    """The largest value in each window (stride defaults to kernel_size, so windows don't overlap).
-
-    As in PyTorch, a NaN in a window makes its output NaN, and the gradient flows to one entry per
-    window: the first maximum if several tie, the last NaN if there is one; padding never wins.
-    ``ceil_mode`` keeps a last, partial window (see ``_pooled_size``).
-
-    Taught in "Convolutional networks" (book/part3/cnn.md).
-    """
-    kernel, stride, padding, dilation, out_size = _pool_arguments(
-        input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
-    xp = backend.xp()
-    padded, inside, corner = _padded(input.data, padding, kernel, stride, dilation, out_size, -float("inf"))
-    offsets = list(_window_slices(kernel, stride, dilation, out_size))  # the kh*kw entries of every window
-    out = padded[offsets[0]].copy()
-    for offset in offsets[1:]:
-        out = xp.maximum(out, padded[offset])  # NaN propagates
-
-    def backward(g):
-        winner = _winners(padded, None if padded.shape == input.shape else inside, out, offsets)
-        grad = xp.zeros(padded.shape, dtype=g.dtype)
-        for k, offset in enumerate(offsets):
-            grad[offset] += (winner == k) * g  # += : overlapping windows add up
-        return (_crop(grad, input.shape, corner),)
-
-    return Tensor._from_op(out, (input,), backward)
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0):
-    """The mean of each window; zero padding counts towards the mean, as PyTorch's default does.
-
-    Taught in "Convolutional networks" (book/part3/cnn.md).
-    """
-    kernel, stride, padding, dilation, out_size = _pool_arguments(
-        input, kernel_size, stride, padding, 1, False, "avg_pool2d")
-    xp = backend.xp()
-    padded, _, corner = _padded(input.data, padding, kernel, stride, dilation, out_size, 0)
-    offsets = list(_window_slices(kernel, stride, dilation, out_size))
-    size = kernel[0] * kernel[1]
-    wide = backend.float32 if input.dtype == "float16" else input.dtype  # a float16 sum could overflow
-    out = padded[offsets[0]].astype(wide)
-    for offset in offsets[1:]:
-        out += padded[offset]
-    out = (out / size).astype(input.dtype, copy=False)
-
-    def backward(g):
-        grad = xp.zeros(padded.shape, dtype=g.dtype)
-        share = (g.astype(wide, copy=False) / size).astype(g.dtype, copy=False)  # an equal share per entry
-        for offset in offsets:
-            grad[offset] += share
-        return (_crop(grad, input.shape, corner),)
-
-    return Tensor._from_op(out, (input,), backward)
+__all__ = ["AvgPool2d", "MaxPool2d"]
 
 
 class MaxPool2d(Module):
@@ -183,9 +40,9 @@ class AvgPool2d(Module):
 
     def __init__(self, kernel_size, stride=None, padding=0):
         super().__init__()
-        self.kernel_size = _pair(kernel_size, "AvgPool2d: kernel_size", 1)
-        self.stride = self.kernel_size if stride is None else _pair(stride, "AvgPool2d: stride", 1)
-        self.padding = _pair(padding, "AvgPool2d: padding", 0)
+        self.kernel_size = pair(kernel_size, "AvgPool2d: kernel_size", 1)
+        self.stride = self.kernel_size if stride is None else pair(stride, "AvgPool2d: stride", 1)
+        self.padding = pair(padding, "AvgPool2d: padding", 0)
 
     def forward(self, input):
         return avg_pool2d(input, self.kernel_size, self.stride, self.padding)

@@ -13,127 +13,17 @@ import numbers
 from minidl import backend
 from minidl.nn import functional as F
 from minidl.nn import init
-from minidl.nn.module import Module, Parameter, _check_input_tensor, _check_size, _type_name
+from minidl.nn.functional.recurrent import gru_step, lstm_sequence_fused, lstm_step, rnn_step
+from minidl.nn.functional.checks import check_input_tensor, check_size, type_name
+from minidl.nn.module import Module, Parameter
 from minidl.tensor import Tensor, stack, unbind
 
-__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU", "rnn_step", "lstm_step", "lstm_sequence_fused", "gru_step"]
+__all__ = ["RNNCell", "LSTMCell", "GRUCell", "RNN", "LSTM", "GRU"]
 
 
 # ---- one time step ------------------------------------------------------------------------------
 # Each step receives the input's contribution W_ih x_t + b_ih already computed: a layer computes it for
 # every time step in one matrix product before its loop, so the loop only multiplies by W_hh.
-
-
-def rnn_step(input_projection, hidden, weight_hh, bias_hh, nonlinearity="tanh"):
-    """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh): matrix products, then a nonlinearity.
-
-    ``input_projection`` is W_ih x_t + b_ih. Taught in "Recurrent neural networks" (book/part2/rnn.md).
-    """
-    pre_activation = input_projection + F.linear(hidden, weight_hh, bias_hh)
-    return pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
-
-
-def lstm_step(input_projection, hidden, cell_state, weight_hh, bias_hh):
-    """One LSTM step; the four gates are stacked in W_ih and W_hh in PyTorch's order i, f, g, o.
-
-    i_t = sigma(W_ii x_t + b_ii + W_hi h_{t-1} + b_hi)       input gate
-    f_t = sigma(W_if x_t + b_if + W_hf h_{t-1} + b_hf)       forget gate
-    g_t = tanh(W_ig x_t + b_ig + W_hg h_{t-1} + b_hg)        candidate values
-    o_t = sigma(W_io x_t + b_io + W_ho h_{t-1} + b_ho)       output gate
-    c_t = f_t * c_{t-1} + i_t * g_t                          cell state (element-wise products)
-    h_t = o_t * tanh(c_t)                                    hidden state
-
-    Taught in "Long short-term memory" (book/part2/lstm.md).
-    """
-    size = hidden.shape[-1]
-    gates = input_projection + F.linear(hidden, weight_hh, bias_hh)
-    input_gate = gates[..., 0 * size : 1 * size].sigmoid()
-    forget_gate = gates[..., 1 * size : 2 * size].sigmoid()
-    candidate = gates[..., 2 * size : 3 * size].tanh()
-    output_gate = gates[..., 3 * size : 4 * size].sigmoid()
-    cell_state = forget_gate * cell_state + input_gate * candidate
-    hidden = output_gate * cell_state.tanh()
-    return hidden, cell_state
-
-
-def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_hh):
-    """``lstm_step`` over a whole sequence as one graph node, with backpropagation through time
-    written out by hand; returns (h_1..h_T stacked, h_T, c_T).
-
-    ``input_projections`` holds x_t W_ih^T + b_ih for every step, shape (T, batch, 4*hidden). The same
-    equations as ``lstm_step``, but one node instead of fifteen per step, and the gradient of W_hh is
-    one matrix product over all steps. ``LSTMCell`` keeps the readable version; the tests check both
-    against PyTorch and finite differences. Taught in "Long short-term memory" (book/part2/lstm.md).
-    """
-    xp = backend.xp()
-    steps, size = input_projections.shape[0], hidden.shape[-1]
-    dtype = input_projections.dtype
-    hiddens = xp.empty((steps + 1,) + hidden.shape, dtype=dtype)  # h_0 .. h_T
-    cells = xp.empty((steps + 1,) + hidden.shape, dtype=dtype)  # c_0 .. c_T
-    gates = xp.empty(input_projections.shape, dtype=dtype)  # i, f, g, o after their nonlinearities
-    hiddens[0], cells[0] = hidden.data, cell_state.data
-    for t in range(steps):
-        pre_activation = input_projections.data[t] + hiddens[t] @ weight_hh.data.T
-        if bias_hh is not None:
-            pre_activation += bias_hh.data
-        gates[t, ..., : 2 * size] = 0.5 * (1 + xp.tanh(0.5 * pre_activation[..., : 2 * size]))  # i, f
-        gates[t, ..., 2 * size : 3 * size] = xp.tanh(pre_activation[..., 2 * size : 3 * size])  # g
-        gates[t, ..., 3 * size :] = 0.5 * (1 + xp.tanh(0.5 * pre_activation[..., 3 * size :]))  # o
-        input_gate, forget_gate, candidate, output_gate = _split_gates(gates[t], size)
-        cells[t + 1] = forget_gate * cells[t] + input_gate * candidate
-        hiddens[t + 1] = output_gate * xp.tanh(cells[t + 1])
-
-    def backward(g):
-        grad_outputs, grad_cell = g[:steps], g[steps].copy()  # c_T also reaches the loss directly
-        grad_hidden = xp.zeros_like(hidden.data)
-        grad_gates = xp.empty_like(gates)
-        for t in reversed(range(steps)):
-            input_gate, forget_gate, candidate, output_gate = _split_gates(gates[t], size)
-            squashed_cell = xp.tanh(cells[t + 1])
-            grad_hidden = grad_hidden + grad_outputs[t]
-            # c_t reaches the loss through h_t = o_t * tanh(c_t) and through c_{t+1}
-            grad_cell = grad_cell + grad_hidden * output_gate * (1 - squashed_cell * squashed_cell)
-            grad_gates[t, ..., :size] = grad_cell * candidate * input_gate * (1 - input_gate)
-            grad_gates[t, ..., size : 2 * size] = grad_cell * cells[t] * forget_gate * (1 - forget_gate)
-            grad_gates[t, ..., 2 * size : 3 * size] = grad_cell * input_gate * (1 - candidate * candidate)
-            grad_gates[t, ..., 3 * size :] = grad_hidden * squashed_cell * output_gate * (1 - output_gate)
-            grad_hidden = grad_gates[t] @ weight_hh.data  # to h_{t-1}
-            grad_cell = grad_cell * forget_gate  # to c_{t-1}: the additive path
-        rows = grad_gates.reshape(-1, 4 * size)
-        return (
-            grad_gates,                                                   # input projections
-            grad_hidden,                                                  # h_0
-            grad_cell,                                                    # c_0
-            rows.T @ hiddens[:-1].reshape(-1, size),                      # W_hh, all steps at once
-            rows.sum(axis=0) if bias_hh is not None else None,            # b_hh
-        )
-
-    parents = (input_projections, hidden, cell_state, weight_hh) + ((bias_hh,) if bias_hh is not None else ())
-    both = Tensor._from_op(xp.concatenate([hiddens[1:], cells[-1:]], axis=0), parents, backward)
-    outputs = both[:steps]
-    return outputs, outputs[steps - 1], both[steps]
-
-
-def _split_gates(gates, size):
-    return gates[..., :size], gates[..., size : 2 * size], gates[..., 2 * size : 3 * size], gates[..., 3 * size :]
-
-
-def gru_step(input_projection, hidden, weight_hh, bias_hh):
-    """One GRU step; the gates are stacked in PyTorch's order r, z, n.
-
-    r_t = sigma(W_ir x_t + b_ir + W_hr h_{t-1} + b_hr)              reset gate
-    z_t = sigma(W_iz x_t + b_iz + W_hz h_{t-1} + b_hz)              update gate
-    n_t = tanh(W_in x_t + b_in + r_t * (W_hn h_{t-1} + b_hn))       candidate
-    h_t = (1 - z_t) * n_t + z_t * h_{t-1}
-
-    Taught in "Long short-term memory" (book/part2/lstm.md).
-    """
-    size = hidden.shape[-1]
-    recurrent = F.linear(hidden, weight_hh, bias_hh)
-    reset_gate = (input_projection[..., 0:size] + recurrent[..., 0:size]).sigmoid()
-    update_gate = (input_projection[..., size : 2 * size] + recurrent[..., size : 2 * size]).sigmoid()
-    candidate = (input_projection[..., 2 * size :] + reset_gate * recurrent[..., 2 * size :]).tanh()
-    return (1 - update_gate) * candidate + update_gate * hidden
 
 
 # ---- cells: one time step as a module --------------------------------------------------------------
@@ -142,8 +32,8 @@ class _CellBase(Module):
 
     def __init__(self, input_size, hidden_size, bias=True):
         super().__init__()
-        input_size = _check_size(type(self).__name__, "input_size", input_size)
-        hidden_size = _check_size(type(self).__name__, "hidden_size", hidden_size)
+        input_size = check_size(type(self).__name__, "input_size", input_size)
+        hidden_size = check_size(type(self).__name__, "hidden_size", hidden_size)
         self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         rows = self.gate_count * hidden_size
         self.weight_ih = _uniform_parameter((rows, input_size), hidden_size)
@@ -157,10 +47,10 @@ class _CellBase(Module):
         state = hx
         if hx is not None and not (self.state_count == 2 and isinstance(hx, (tuple, list))):
             state = (hx,)  # the one state of an RNN or GRU cell, or a wrong hx for an LSTM cell
-        _check_input_tensor(self, input, ValueError)
+        check_input_tensor(self, input, ValueError)
         if state is not None and not (len(state) == self.state_count and all(isinstance(s, Tensor) for s in state)):
             expected = "a tuple (h_0, c_0) of Tensors" if self.state_count == 2 else "a Tensor"
-            raise TypeError(f"{name}: argument 'hx' must be {expected}, not {_type_name(hx)}")
+            raise TypeError(f"{name}: argument 'hx' must be {expected}, not {type_name(hx)}")
         if input.ndim not in (1, 2) or input.shape[-1] != self.input_size:
             raise ValueError(
                 f"{name}: input has shape {input.shape}; expected (batch, input_size) or (input_size,) "
@@ -249,9 +139,9 @@ class _RNNBase(Module):
                  bidirectional=False):
         super().__init__()
         name = type(self).__name__
-        input_size = _check_size(name, "input_size", input_size)
-        hidden_size = _check_size(name, "hidden_size", hidden_size)
-        num_layers = _check_size(name, "num_layers", num_layers)
+        input_size = check_size(name, "input_size", input_size)
+        hidden_size = check_size(name, "hidden_size", hidden_size)
+        num_layers = check_size(name, "num_layers", num_layers)
         if bidirectional:
             raise NotImplementedError(f"{name}: bidirectional layers are not implemented; use bidirectional=False")
         if isinstance(dropout, bool) or not isinstance(dropout, numbers.Real) or not 0 <= dropout < 1:
@@ -291,7 +181,7 @@ class _RNNBase(Module):
     def forward(self, input, hx=None):
         """Run over the whole sequence; returns every step's top-layer hidden state and the final states."""
         name = type(self).__name__
-        _check_input_tensor(self, input, ValueError)
+        check_input_tensor(self, input, ValueError)
         if input.ndim not in (2, 3) or input.shape[-1] != self.input_size:
             layout = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
             raise ValueError(
@@ -329,7 +219,7 @@ class _RNNBase(Module):
         states = tuple(hx) if isinstance(hx, (tuple, list)) else (hx,)
         if len(states) != self.state_count or not all(isinstance(s, Tensor) for s in states):
             expected = "a tuple (h_0, c_0) of Tensors" if self.state_count == 2 else "a Tensor"
-            raise ValueError(f"{name}: argument 'hx' must be {expected}, not {_type_name(hx)}")
+            raise ValueError(f"{name}: argument 'hx' must be {expected}, not {type_name(hx)}")
         if not batched:
             states = tuple(s.unsqueeze(1) if s.ndim == 2 else s for s in states)
         for label, s in zip(("h_0", "c_0"), states):

@@ -6,71 +6,12 @@ This module also gathers the sequence layers and functions (embedding, attention
 ``minidl.nn`` and ``minidl.nn.functional`` re-export.
 """
 
-import math
-
-from minidl import backend
-from minidl.nn.attention import MultiheadAttention, SinusoidalPositionalEncoding, causal_mask
-from minidl.nn.attention import scaled_dot_product_attention
+from minidl.nn import functional as F
+from minidl.nn.attention import MultiheadAttention
 from minidl.nn.dropout import Dropout
-from minidl.nn.embedding import Embedding, embedding
 from minidl.nn.linear import Linear
 from minidl.nn.module import Module
-from minidl.nn.normalization import LayerNorm, layer_norm
-from minidl.tensor import Tensor
-
-_SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
-
-
-def _erf(x):
-    """erf(x) by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, float32's resolution)."""
-    xp = backend.xp()
-    sign, a = xp.sign(x), xp.abs(x)
-    t = 1 / (1 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return sign * (1 - poly * xp.exp(-a * a))
-
-
-def gelu(input, approximate="none"):
-    """x * Phi(x), Phi the standard normal CDF: a smooth ReLU used in transformers (as ``F.gelu``).
-
-    ``approximate="tanh"`` uses 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), as PyTorch does.
-
-    Taught in "Attention and transformers" (book/part2/attention.md).
-    """
-    xp = backend.xp()
-    x = input.data
-    if approximate == "tanh":
-        inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)
-        tanh = xp.tanh(inner)
-        out = 0.5 * x * (1 + tanh)
-
-        def backward(g):
-            d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
-            return (g * (0.5 * (1 + tanh) + 0.5 * x * (1 - tanh * tanh) * d_inner),)
-    elif approximate == "none":
-        cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
-        out = x * cdf
-
-        def backward(g):
-            density = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-            return (g * (cdf + x * density),)
-    else:
-        raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return Tensor._from_op(out.astype(x.dtype), (input,), backward)
-
-
-class GELU(Module):
-    """The GELU activation as a layer (``torch.nn.GELU``).
-
-    Taught in "Attention and transformers" (book/part2/attention.md).
-    """
-
-    def __init__(self, approximate="none"):
-        super().__init__()
-        self.approximate = approximate
-
-    def forward(self, input):
-        return gelu(input, self.approximate)
+from minidl.nn.normalization import LayerNorm
 
 
 class TransformerBlock(Module):
@@ -104,7 +45,7 @@ class TransformerBlock(Module):
         if x.ndim != 3:
             raise ValueError(f"TransformerBlock: input must be (N, L, embed_dim), got shape {x.shape}")
         if is_causal and attn_mask is None:
-            attn_mask = ~causal_mask(x.shape[1])
+            attn_mask = ~F.causal_mask(x.shape[1])
         if self.norm_first:
             x = x + self._attention(self.norm1(x), attn_mask, key_padding_mask)
             return x + self._mlp(self.norm2(x))
@@ -117,7 +58,7 @@ class TransformerBlock(Module):
 
     def _mlp(self, x):
         hidden = self.linear1(x)
-        hidden = gelu(hidden) if self.activation == "gelu" else hidden.relu()
+        hidden = F.gelu(hidden) if self.activation == "gelu" else hidden.relu()
         return self.dropout2(self.linear2(self.dropout(hidden)))
 
     def extra_repr(self):

@@ -2,7 +2,7 @@
 
 from minidl import backend
 from minidl.tensor.base import TensorBase
-from minidl.tensor.promotion import promote
+from minidl.tensor.promotion import narrowed, promote, widened
 from minidl.tensor.shapes import unbroadcast
 
 
@@ -103,10 +103,7 @@ class Elementwise(TensorBase):
 
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
-        xp = backend.xp()
-        # exp(-log(1 + e^-x)): never forms e^-x alone, so it cannot overflow, and the far-left tail
-        # keeps its digits (sigma(-40) = 4.2e-18, where 0.5 (1 + tanh(x / 2)) cancels to 0)
-        out = xp.exp(-xp.logaddexp(0, -self.data))
+        out = logistic(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * out * (1 - out),))
 
     def relu(self):
@@ -118,21 +115,56 @@ class Elementwise(TensorBase):
         return TensorBase._from_op(self.data * positive, (self,), lambda g: (g * positive,))
 
     def softmax(self, dim):
-        """softmax along ``dim``, as ``F.softmax``.
+        """e^(x_i) / sum_j e^(x_j) along ``dim``, computed after subtracting the max (same value, no overflow).
 
-        Taught in "Attention and transformers" (book/part2/attention.md).
-        """
-        from minidl.nn import functional
-
-        return functional.softmax(self, dim)
-
-    def log_softmax(self, dim):
-        """log-softmax along ``dim``, as ``F.log_softmax``.
+        float16 inputs are computed in float32 and rounded back, as PyTorch does, so a sum over more than
+        65504 entries cannot overflow.
 
         Taught in "Losses" (book/part1/losses.md).
         """
-        from minidl.nn import functional
+        xp = backend.xp()
+        x = widened(self.data)
+        exps = xp.exp(x - x.max(axis=dim, keepdims=True))
+        out = exps / exps.sum(axis=dim, keepdims=True)
 
-        return functional.log_softmax(self, dim)
+        dtype = self.dtype  # the backward keeps only the output, as PyTorch's
+
+        def backward(g):
+            g = widened(g)
+            return (narrowed(out * (g - (g * out).sum(axis=dim, keepdims=True)), dtype),)
+
+        return TensorBase._from_op(narrowed(out, dtype), (self,), backward)
+
+    def log_softmax(self, dim):
+        """x_i - log sum_j e^(x_j), via the log-sum-exp trick so large logits don't overflow.
+
+        float16 inputs are computed in float32 and rounded back, as PyTorch does.
+
+        Taught in "Losses" (book/part1/losses.md).
+        """
+        xp = backend.xp()
+        x = widened(self.data)
+        shifted = x - x.max(axis=dim, keepdims=True)
+        out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
+
+        dtype = self.dtype  # the backward keeps only the output, as PyTorch's
+
+        def backward(g):
+            g = widened(g)
+            return (narrowed(g - xp.exp(out) * g.sum(axis=dim, keepdims=True), dtype),)
+
+        return TensorBase._from_op(narrowed(out, dtype), (self,), backward)
 
     clamp = clip
+
+
+def logistic(x):
+    """sigma(x) = 1 / (1 + e^(-x)) of a backend array, computed as e^(-log(1 + e^(-x))).
+
+    Same shape and dtype as ``x``. It never forms e^(-x) alone, so it cannot overflow, and the far-left
+    tail keeps its digits: sigma(-40) = 4.2e-18, where 0.5 (1 + tanh(x / 2)) cancels to 0.
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
+    xp = backend.xp()
+    return xp.exp(-xp.logaddexp(0, -x))

@@ -152,3 +152,14 @@ def zero_where(condition, values):
     """``values`` with exact zeros where ``condition`` holds (multiplying by a mask would keep nan and inf)."""
     xp = backend.xp()
     return xp.where(condition, xp.zeros((), dtype=values.dtype), values)
+
+
+# ---- numerical helpers ------------------------------------------------------------------------
+def widened(array):
+    """float16 as float32 (PyTorch's accumulation type), other dtypes unchanged: for sums and counts."""
+    return array.astype(backend.float32) if array.dtype == "float16" else array
+
+
+def narrowed(array, dtype):
+    """``array`` in ``dtype``, e.g. a float32 result back to float16 (no copy if it already is)."""
+    return array.astype(dtype, copy=False)

@@ -1,169 +1,10 @@
-"""Activations, losses and layers as plain functions (PyTorch's ``torch.nn.functional``).
-
-The losses are fused: each computes its value and writes its gradient in closed form, which is both
-faster and numerically safer than differentiating the formula step by step.
-Taught in "Losses" (``book/part1/losses.md``) and "Neural networks" (``book/part1/networks.md``).
-"""
+"""Loss functions (cross-entropy, NLL, binary cross-entropy, MSE) with PyTorch's options and numerics."""
 
 from minidl import backend
 from minidl.tensor import Tensor
-
-__all__ = [
-    "linear", "relu", "sigmoid", "tanh", "logsigmoid", "softplus", "softmax", "log_softmax", "dropout", "one_hot",
-    "cross_entropy", "nll_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "mse_loss",
-]
-
-
-def linear(input, weight, bias=None):
-    """y = x W^T + b, with W of shape (out_features, in_features) as in PyTorch.
-
-    Taught in "The perceptron" (book/part1/perceptron.md) and "Neural networks" (book/part1/networks.md).
-    """
-    if input.shape[-1:] != weight.shape[1:]:
-        raise ValueError(
-            f"linear: input of shape {input.shape} needs last dimension {weight.shape[1]} "
-            f"(weight has shape {weight.shape}, i.e. (out_features, in_features))"
-        )
-    out = input.data @ weight.data.T
-    if bias is not None:
-        out += bias.data  # in place: ``out`` is a fresh array
-
-    def backward(g):
-        grad_input = g @ weight.data if input.requires_grad else None
-        rows = g.reshape(-1, g.shape[-1])
-        grad_weight = rows.T @ input.data.reshape(-1, input.shape[-1]) if weight.requires_grad else None
-        grad_bias = rows.sum(axis=0) if bias is not None and bias.requires_grad else None
-        return grad_input, grad_weight, grad_bias
-
-    parents = (input, weight) if bias is None else (input, weight, bias)
-    return Tensor._from_op(out, parents, backward)
-
-
-def relu(input):
-    """max(0, x): unbounded above, zero gradient below.
-
-    Taught in "The perceptron" (book/part1/perceptron.md).
-    """
-    return input.relu()
-
-
-def sigmoid(input):
-    """1 / (1 + e^(-x)), squashing into (0, 1).
-
-    Taught in "The perceptron" (book/part1/perceptron.md).
-    """
-    return input.sigmoid()
-
-
-def tanh(input):
-    """tanh(z), the hyperbolic tangent; its derivative is 1 - tanh(z)^2.
-
-    Taught in "The perceptron" (book/part1/perceptron.md).
-    """
-    return input.tanh()
-
-
-def logsigmoid(input):
-    """log sigma(x) = min(x, 0) - log(1 + e^(-|x|)): finite for every x, where log(sigmoid(x)) gives -inf.
-
-    The gradient is 1 - sigma(x) = sigma(-x): 1 far to the left (where log sigma(x) ~ x), 0 far to
-    the right. Same values and gradients as PyTorch's ``F.logsigmoid``; shape and dtype of the input.
-
-    Taught in "Losses" (book/part1/losses.md).
-    """
-    xp = backend.xp()
-    x = input.data
-    out = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
-    return Tensor._from_op(out, (input,), lambda g: (g * _sigmoid(-x),))
-
-
-def softplus(input, beta=1.0, threshold=20.0):
-    """(1/beta) log(1 + e^(beta x)), a smooth ReLU; x itself where beta x > ``threshold`` (as PyTorch).
-
-    Computed as (max(z, 0) + log(1 + e^(-|z|))) / beta with z = beta x, which cannot overflow: for
-    large x it is x. (PyTorch overflows to inf when ``threshold`` is set above exp's range; the library
-    does not.) The gradient is sigma(beta x), and 1 above the threshold. ``beta = 0`` raises ValueError.
-
-    Taught in "Losses" (book/part1/losses.md).
-    """
-    if beta == 0:
-        raise ValueError("softplus: beta must be nonzero (the formula divides by it), got 0")
-    xp = backend.xp()
-    x = input.data
-    z = x * beta
-    linear = z > threshold
-    out = xp.where(linear, x, (xp.maximum(z, 0) + xp.log1p(xp.exp(-xp.abs(z)))) / beta)
-    return Tensor._from_op(_narrowed(out, x.dtype), (input,), lambda g: (g * xp.where(linear, 1, _sigmoid(z)),))
-
-
-def softmax(input, dim):
-    """e^(x_i) / sum_j e^(x_j) along ``dim``, computed after subtracting the max (same value, no overflow).
-
-    float16 inputs are computed in float32 and rounded back, as PyTorch does, so a sum over more than
-    65504 entries cannot overflow.
-
-    Taught in "Losses" (book/part1/losses.md).
-    """
-    xp = backend.xp()
-    x = _widened(input.data)
-    exps = xp.exp(x - x.max(axis=dim, keepdims=True))
-    out = exps / exps.sum(axis=dim, keepdims=True)
-
-    def backward(g):
-        g = _widened(g)
-        return (_narrowed(out * (g - (g * out).sum(axis=dim, keepdims=True)), input.dtype),)
-
-    return Tensor._from_op(_narrowed(out, input.dtype), (input,), backward)
-
-
-def log_softmax(input, dim):
-    """x_i - log sum_j e^(x_j), via the log-sum-exp trick so large logits don't overflow.
-
-    float16 inputs are computed in float32 and rounded back, as PyTorch does.
-
-    Taught in "Losses" (book/part1/losses.md).
-    """
-    xp = backend.xp()
-    x = _widened(input.data)
-    shifted = x - x.max(axis=dim, keepdims=True)
-    out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
-
-    def backward(g):
-        g = _widened(g)
-        return (_narrowed(g - xp.exp(out) * g.sum(axis=dim, keepdims=True), input.dtype),)
-
-    return Tensor._from_op(_narrowed(out, input.dtype), (input,), backward)
-
-
-def dropout(input, p=0.5, training=True):
-    """Inverted dropout: zero each entry with probability p and scale survivors by 1/(1-p).
-
-    Scaling at training time keeps the expected activation unchanged, so evaluation is the identity.
-    p = 1 drops everything (zeros, and a zero gradient); p outside [0, 1] raises ValueError, as in PyTorch.
-
-    Taught in "Overfitting and regularization" (book/part1/regularization.md).
-    """
-    if not 0 <= p <= 1:
-        raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
-    if not training or p == 0:
-        return input
-    if p == 1:  # nothing survives (and 1 / (1 - p) would divide by zero)
-        keep = backend.xp().zeros(input.shape, dtype=input.dtype)
-    else:
-        keep = (backend.current().uniform(input.shape, input.dtype) >= p) / input.dtype.type(1 - p)
-    return Tensor._from_op(input.data * keep, (input,), lambda g: (g * keep,))
-
-
-def one_hot(indices, num_classes):
-    """A float32 matrix with a 1 in column ``indices[i]`` of row i.
-
-    Taught in "Encoding language" (book/part2/embeddings.md).
-    """
-    indices = indices if isinstance(indices, Tensor) else Tensor(indices)
-    _check_class_indices(indices, num_classes, "one_hot")
-    xp = backend.xp()
-    out = (indices.data[..., None] == xp.arange(num_classes)).astype(backend.float32)
-    return Tensor._from_op(out, (), None)
+from minidl.nn.functional.activations import log_softmax
+from minidl.tensor.elementwise import logistic
+from minidl.tensor.promotion import narrowed, widened
 
 
 def _reduce(loss, reduction, weights=None):
@@ -179,28 +20,15 @@ def _reduce(loss, reduction, weights=None):
     if reduction != "mean":
         raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
     xp = backend.xp()
-    total = _widened(weights).sum() if weights is not None else xp.asarray(loss.data.size, dtype=backend.float64)
+    total = widened(weights).sum() if weights is not None else xp.asarray(loss.data.size, dtype=backend.float64)
     empty = total == 0
     divisor = xp.where(empty, 1, total)
-    out = _narrowed(xp.where(empty, xp.nan, _widened(loss.data).sum() / divisor), loss.dtype)
+    out = narrowed(xp.where(empty, xp.nan, widened(loss.data).sum() / divisor), loss.dtype)
 
     def backward(g):  # an empty mean passes back zeros, as PyTorch's does
-        return (xp.broadcast_to(_narrowed(xp.where(empty, 0, _widened(g) / divisor), loss.dtype), loss.shape),)
+        return (xp.broadcast_to(narrowed(xp.where(empty, 0, widened(g) / divisor), loss.dtype), loss.shape),)
 
     return Tensor._from_op(out, (loss,), backward)
-
-
-def _check_class_indices(target, num_classes, name):
-    if target.dtype.kind not in "iu":
-        raise TypeError(
-            f"{name}: target must hold integer class indices (got dtype {target.dtype}); "
-            "convert with .long()"
-        )
-    if target.data.size and (int(target.data.min()) < 0 or int(target.data.max()) >= num_classes):
-        raise ValueError(
-            f"{name}: target values must lie in [0, {num_classes - 1}] for {num_classes} classes; "
-            f"got values from {int(target.data.min())} to {int(target.data.max())}"
-        )
 
 
 def _class_dim(input, name):
@@ -404,9 +232,9 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
 
     def backward(g):
         g = g * w
-        return (g * ((1 + extra * y) * _sigmoid(x) - (1 + extra) * y), g * (extra * minus_log_sigmoid - x))
+        return (g * ((1 + extra * y) * logistic(x) - (1 + extra) * y), g * (extra * minus_log_sigmoid - x))
 
-    return _reduce(Tensor._from_op(_narrowed(loss, x.dtype), (input, target), backward), reduction)
+    return _reduce(Tensor._from_op(narrowed(loss, x.dtype), (input, target), backward), reduction)
 
 
 def mse_loss(input, target, reduction="mean"):
@@ -424,30 +252,13 @@ def mse_loss(input, target, reduction="mean"):
     return _reduce(difference * difference, reduction)
 
 
-# ---- numerical helpers ------------------------------------------------------------------------
-def _widened(array):
-    """float16 as float32 (PyTorch's accumulation type), other dtypes unchanged: for sums and counts."""
-    return array.astype(backend.float32) if array.dtype == "float16" else array
-
-
-def _narrowed(array, dtype):
-    """``array`` in ``dtype``, e.g. a float32 result back to float16 (no copy if it already is)."""
-    return array.astype(dtype, copy=False)
-
-
-def _sigmoid(x):
-    """1 / (1 + e^(-x)) as e^(-log(1 + e^(-x))): no overflow, and tiny values stay accurate far left."""
-    xp = backend.xp()
-    return _narrowed(xp.exp(-xp.logaddexp(0, -x)), x.dtype)
-
-
 def _logs(p):
     """(log p, log(1 - p)) for p in [0, 1], log 0 = -inf without a warning; log1p keeps a tiny p exact."""
     xp = backend.xp()
     above, below = p > 0, p < 1
     log_p = xp.where(above, xp.log(xp.where(above, p, 1)), -xp.inf)
     log_not_p = xp.where(below, xp.log1p(-xp.where(below, p, 0)), -xp.inf)
-    return _narrowed(log_p, p.dtype), _narrowed(log_not_p, p.dtype)
+    return narrowed(log_p, p.dtype), narrowed(log_not_p, p.dtype)
 
 
 def _check_unit_interval(values, what, name, error):
@@ -471,8 +282,3 @@ def _elementwise_weight(weight, input, name):
         raise ValueError(
             f"{name}: a weight of shape {weight.shape} does not broadcast to the input's shape {input.shape}"
         ) from None
-
-
-from minidl.nn.transformer import embedding, gelu, layer_norm, scaled_dot_product_attention  # noqa: E402,F401
-from minidl.nn.conv import conv2d, conv2d_naive, conv_transpose2d  # noqa: E402
-from minidl.nn.pooling import avg_pool2d, max_pool2d  # noqa: E402
