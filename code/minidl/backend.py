@@ -21,10 +21,7 @@ _BACKEND_NAMES = ("numpy", "cupy", "gpusim")
 
 
 class Backend:
-    """One array library, and how to move arrays to and from the host (the CPU's memory).
-
-    Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md) and "Long short-term memory" (book/part2/lstm.md).
-    """
+    """One array library, and how to move arrays to and from the host (the CPU's memory)."""
 
     name = "numpy"
 

@@ -137,3 +137,10 @@ def test_imports_form_no_cycle():
     for name in sorted(graph):
         visit(name, [])
     assert cycles == []
+
+
+def test_every_module_is_of_a_readable_size_and_says_its_job():
+    too_long = [f"minidl.{name}: {len(path.read_text().splitlines())} lines" for name, path in MODULES.items()
+                if len(path.read_text().splitlines()) > 600]
+    undocumented = [f"minidl.{name}" for name, path in MODULES.items() if not ast.get_docstring(ast.parse(path.read_text()))]
+    assert too_long == [] and undocumented == []

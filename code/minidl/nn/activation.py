@@ -15,10 +15,7 @@ class ReLU(Module):
 
 
 class Sigmoid(Module):
-    """1 / (1 + e^(-x)).
-
-    Taught in "The perceptron" (book/part1/perceptron.md).
-    """
+    """1 / (1 + e^(-x))."""
 
     def forward(self, input):
         return F.sigmoid(input)

@@ -10,8 +10,8 @@ Taught in "Convolution" (``book/part3/convolution.md``) and "Convolutional netwo
 
 from minidl import backend
 from minidl.nn import init
-from minidl.nn.functional.checks import check_input_tensor, check_size, pair
-from minidl.nn.functional.conv import check_image_input, conv2d, conv_transpose2d
+from minidl.nn.functional.checks import check_image_input, check_input_tensor, check_size, pair
+from minidl.nn.functional.conv import conv2d, conv_transpose2d
 from minidl.nn.module import Module, Parameter
 
 __all__ = ["Conv2d", "ConvTranspose2d"]

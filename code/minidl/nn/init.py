@@ -11,10 +11,7 @@ def _fill(tensor, host_values):
 
 
 def uniform_(tensor, a=0.0, b=1.0):
-    """Fill ``tensor`` in place with draws from U(a, b).
-
-    Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md).
-    """
+    """Fill ``tensor`` in place with draws from U(a, b)."""
     return _fill(tensor, backend.current().host_rng.uniform(a, b, tensor.shape))
 
 
@@ -27,19 +24,13 @@ def normal_(tensor, mean=0.0, std=1.0):
 
 
 def zeros_(tensor):
-    """Fill ``tensor`` in place with zeros.
-
-    Taught in "Attention and transformers" (book/part2/attention.md).
-    """
+    """Fill ``tensor`` in place with zeros."""
     tensor.data[...] = 0
     return tensor
 
 
 def ones_(tensor):
-    """Fill ``tensor`` in place with ones.
-
-    Taught in "Attention and transformers" (book/part2/attention.md).
-    """
+    """Fill ``tensor`` in place with ones."""
     tensor.data[...] = 1
     return tensor
 
@@ -52,10 +43,7 @@ def _fan_in_and_fan_out(tensor):
 
 
 def kaiming_uniform_(tensor, a=0.0, nonlinearity="leaky_relu"):
-    """He initialization: U(-b, b) with b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2)).
-
-    Taught in "Neural networks" (book/part1/networks.md).
-    """
+    """He initialization: U(-b, b) with b = gain * sqrt(3 / fan_in), gain = sqrt(2 / (1 + a^2))."""
     fan_in, _ = _fan_in_and_fan_out(tensor)
     gain = math.sqrt(2.0 / (1 + a * a)) if nonlinearity == "leaky_relu" else math.sqrt(2.0)
     bound = gain * math.sqrt(3.0 / fan_in)
@@ -63,10 +51,7 @@ def kaiming_uniform_(tensor, a=0.0, nonlinearity="leaky_relu"):
 
 
 def xavier_uniform_(tensor, gain=1.0):
-    """Glorot initialization: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out)).
-
-    Taught in "Attention and transformers" (book/part2/attention.md).
-    """
+    """Glorot initialization: U(-b, b) with b = gain * sqrt(6 / (fan_in + fan_out))."""
     fan_in, fan_out = _fan_in_and_fan_out(tensor)
     bound = gain * math.sqrt(6.0 / (fan_in + fan_out))
     return uniform_(tensor, -bound, bound)

@@ -98,10 +98,7 @@ class Module:
             yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
 
     def modules(self):
-        """This module and all submodules, recursively (e.g. to initialize every layer of a type).
-
-        Taught in "Detection and segmentation" (book/part3/detection.md).
-        """
+        """This module and all submodules, recursively (e.g. to initialize every layer of a type)."""
         return (module for _, module in self.named_modules())
 
     def named_parameters(self, prefix=""):

@@ -7,7 +7,8 @@ scale however deep the stack. Taught in "Attention and transformers" (``book/par
 
 from minidl import backend
 from minidl.nn import init
-from minidl.nn.functional.normalization import layer_norm, normalized_shape_tuple
+from minidl.nn.functional.checks import normalized_shape_tuple
+from minidl.nn.functional.normalization import layer_norm
 from minidl.nn.module import Module, Parameter
 
 

@@ -8,7 +8,10 @@ from minidl.tensor.shapes import unbroadcast
 
 
 class Arithmetic(TensorBase):
-    """The arithmetic operators of Tensor; each returns a new tensor with its backward rule beside it."""
+    """The arithmetic operators of Tensor; each returns a new tensor with its backward rule beside it.
+
+    Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
+    """
 
     __slots__ = ()
 
@@ -163,7 +166,7 @@ class Arithmetic(TensorBase):
     def matmul(self, other):
         """The matrix product ``self @ other``; the backward gives g B^T and A^T g.
 
-        Taught in "The perceptron" (book/part1/perceptron.md).
+        Taught in "The perceptron" (book/part1/perceptron.md) and "Convolution" (book/part3/convolution.md).
         """
         return self @ other
 

@@ -7,7 +7,10 @@ from minidl.tensor.shapes import unbroadcast
 
 
 class Elementwise(TensorBase):
-    """The elementwise functions of Tensor; each backward multiplies by the local derivative."""
+    """The elementwise functions of Tensor; each backward multiplies by the local derivative.
+
+    Taught in "The perceptron" (book/part1/perceptron.md).
+    """
 
     __slots__ = ()
 

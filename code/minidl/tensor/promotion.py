@@ -25,6 +25,7 @@ def _holds_floats(data):
 
 
 def as_array(data, dtype=None):
+    """``data`` (a Tensor, backend array, host array, list or number) as a backend array, in ``dtype`` or PyTorch's default."""
     current = backend.current()
     if isinstance(data, TensorBase):
         data = data.data
@@ -37,6 +38,7 @@ _CATEGORIES = "biufc"  # bool < integer (unsigned and signed together) < floatin
 
 
 def category(dtype):
+    """The rank of a dtype's kind in promotion: bool 0 < integer 1 < floating 2 < complex 3 (-1 otherwise)."""
     return _CATEGORIES.index(dtype.kind) if dtype.kind in "bfc" else 1 if dtype.kind in "iu" else -1
 
 
@@ -109,6 +111,7 @@ def promote(*operands):
 
 
 def lift_number(number, dtype):
+    """A Python number as a 0-d tensor of ``dtype``, outside the graph."""
     return TensorBase._from_op(backend.xp().asarray(number, dtype=dtype), (), None)
 
 
@@ -119,6 +122,7 @@ def untracked(a, b, operation):
 
 
 def as_dtype(dtype):
+    """``dtype`` as a dtype object, or TypeError naming what ``to()`` expects."""
     try:
         return backend.xp().dtype(dtype)
     except TypeError:

@@ -20,12 +20,14 @@ def unbroadcast(grad, shape):
 
 
 def normalize_dim(dim, ndim):
+    """``dim`` in [0, ndim), negative ones counted from the end; IndexError when out of range."""
     if not -max(ndim, 1) <= dim < max(ndim, 1):
         raise IndexError(f"dimension {dim} is out of range for a tensor with {ndim} dimensions")
     return dim % max(ndim, 1)
 
 
 def axes_of(dim):
+    """``dim`` as NumPy's ``axis`` argument: a tuple for several dimensions, else unchanged."""
     return tuple(dim) if isinstance(dim, (list, tuple)) else dim
 
 
@@ -44,12 +46,14 @@ def restore_dims(g, dim, ndim, keepdim):
 
 
 def shape_arg(shape):
+    """A shape given as ``f(2, 3)`` or ``f((2, 3))``, as a tuple."""
     if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
         return tuple(shape[0])
     return tuple(shape)
 
 
 def is_scalar(obj):
+    """A NumPy scalar or 0-d host array: it takes part in arithmetic like a Python number."""
     return hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and not backend.current().is_array(obj)
 
 
@@ -67,5 +71,6 @@ def device_index(index):
 
 
 def is_advanced_index(index):
+    """Whether an index gathers (holds a backend array) rather than slicing."""
     parts = index if isinstance(index, tuple) else (index,)
     return any(backend.current().is_array(p) for p in parts)

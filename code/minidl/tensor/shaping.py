@@ -37,7 +37,7 @@ class Shaping(TensorBase):
     def reshape(self, *shape):
         """The same entries in a new shape (one dimension may be -1); ``view`` is the same method.
 
-        Taught in "Losses" (book/part1/losses.md).
+        Taught in "Losses" (book/part1/losses.md) and "Detection and segmentation" (book/part3/detection.md).
         """
         shape = shape_arg(shape)
         source = self.data.shape

@@ -11,6 +11,8 @@ def causal_mask(query_length, key_length=None):
     """A boolean (L, S) tensor, True on and below the diagonal: position i may look at 0..i only.
 
     True means "allowed", the convention of ``scaled_dot_product_attention``.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
     key_length = query_length if key_length is None else key_length
     xp = backend.xp()
@@ -18,11 +20,18 @@ def causal_mask(query_length, key_length=None):
 
 
 def as_tensor(x):
+    """``x`` as a Tensor (masks may be given as NumPy arrays or lists).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def additive_mask(mask, allowed_when_true, dtype):
-    """0 where attention is allowed and -inf where it is not, from a boolean or float mask."""
+    """0 where attention is allowed and -inf where it is not, from a boolean or float mask.
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
+    """
     mask = as_tensor(mask)
     if mask.dtype.kind == "b":
         xp = backend.xp()
@@ -56,6 +65,8 @@ def attend(query, key, value, additive_mask=None, dropout_p=0.0, scale=None, tra
 
     A fully masked query gets zero weights (``masked_to_zero``, PyTorch's fused attention) or NaN
     weights (plain softmax, what PyTorch's MultiheadAttention returns when it returns the weights).
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
     scale = 1 / math.sqrt(query.shape[-1]) if scale is None else scale
     scores = (query @ key.transpose(-2, -1)) * scale
@@ -115,6 +126,8 @@ def sinusoidal_positions(length, dim):
 
     Each position gets a unique pattern of waves whose wavelengths grow geometrically, so nearby
     positions look alike and relative offsets are linear maps. Taught in "Attention and transformers".
+
+    Taught in "Attention and transformers" (book/part2/attention.md).
     """
     if length < 0 or dim <= 0:
         raise ValueError(f"sinusoidal_positions: length must be >= 0 and dim > 0, got {length}, {dim}")

@@ -47,6 +47,7 @@ def check_size(owner, name, value):
 
 
 def is_int(value):
+    """Whether ``value`` is an integer (a bool is not), for size arguments."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -69,6 +70,7 @@ def pair(value, name, minimum):
 
 
 def check_class_indices(target, num_classes, name):
+    """Class indices as an integer tensor in [0, num_classes), else the error PyTorch raises, naming ``name``."""
     if target.dtype.kind not in "iu":
         raise TypeError(
             f"{name}: target must hold integer class indices (got dtype {target.dtype}); "
@@ -79,3 +81,23 @@ def check_class_indices(target, num_classes, name):
             f"{name}: target values must lie in [0, {num_classes - 1}] for {num_classes} classes; "
             f"got values from {int(target.data.min())} to {int(target.data.max())}"
         )
+
+
+def check_image_input(input, name):
+    """A Tensor of shape (N, C, H, W), else TypeError or ValueError naming ``name`` and the fix."""
+    if not isinstance(input, Tensor):
+        raise TypeError(
+            f"{name}: argument 'input' must be Tensor, not {type_name(input)}; convert it first with minidl.tensor(x)"
+        )
+    if input.ndim != 4:
+        raise ValueError(
+            f"{name}: input must have 4 dimensions (N, C, H, W), got shape {input.shape}; "
+            "for a single image add the batch dimension with .unsqueeze(0)"
+        )
+
+
+def normalized_shape_tuple(normalized_shape):
+    """``normalized_shape`` (an int or a sequence of ints) as a tuple, as LayerNorm takes it."""
+    if isinstance(normalized_shape, int):
+        return (normalized_shape,)
+    return tuple(normalized_shape)

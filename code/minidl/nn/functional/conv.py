@@ -2,24 +2,15 @@
 
 from minidl import backend
 from minidl.tensor import Tensor
-from minidl.nn.functional.checks import pair, type_name
+from minidl.nn.functional.checks import check_image_input, pair
 from minidl.tensor import stack
 
 
-def check_image_input(input, name):
-    if not isinstance(input, Tensor):
-        raise TypeError(
-            f"{name}: argument 'input' must be Tensor, not {type_name(input)}; convert it first with minidl.tensor(x)"
-        )
-    if input.ndim != 4:
-        raise ValueError(
-            f"{name}: input must have 4 dimensions (N, C, H, W), got shape {input.shape}; "
-            "for a single image add the batch dimension with .unsqueeze(0)"
-        )
-
-
 def output_size(size, kernel, stride, padding, name):
-    """floor((size + 2 padding - kernel) / stride) + 1, per spatial dimension, after checking it is >= 1."""
+    """floor((size + 2 padding - kernel) / stride) + 1, per spatial dimension, after checking it is >= 1.
+
+    Taught in "Convolution" (book/part3/convolution.md).
+    """
     padded = tuple(s + 2 * p for s, p in zip(size, padding))
     if any(k > p for k, p in zip(kernel, padded)):
         raise ValueError(
@@ -33,7 +24,7 @@ def output_size(size, kernel, stride, padding, name):
 def pad2d(data, padding, value=0.0):
     """Pad the last two axes of an array by ``padding = (ph, pw)`` on each side with ``value``.
 
-    Taught in "Convolution" (``book/part3/convolution.md``).
+    Taught in "Convolution" (book/part3/convolution.md).
     """
     ph, pw = padding
     if ph == 0 and pw == 0:
@@ -45,7 +36,7 @@ def pad2d(data, padding, value=0.0):
 def windows(data, kernel, stride):
     """Every kernel-sized patch of ``data`` (N, C, H, W), as a view of shape (N, C, H_out, W_out, kh, kw).
 
-    Taught in "Convolution" (``book/part3/convolution.md``).
+    Taught in "Convolution" (book/part3/convolution.md).
     """
     view = backend.current().sliding_window_view(data, kernel, axis=(2, 3))
     return view[:, :, :: stride[0], :: stride[1]]
@@ -54,7 +45,7 @@ def windows(data, kernel, stride):
 def im2col(data, kernel, stride):
     """The patches as the columns of a matrix: (N, C*kh*kw, H_out*W_out), one column per output position.
 
-    Taught in "Convolution" (``book/part3/convolution.md``).
+    Taught in "Convolution" (book/part3/convolution.md).
     """
     patches = windows(data, kernel, stride)
     n, c, h_out, w_out, kh, kw = patches.shape
@@ -65,7 +56,8 @@ def col2im(columns, shape, stride):
     """The adjoint of ``im2col``: add each patch (N, C, kh, kw, H_out, W_out) back where it came from.
 
     Overlapping patches add up, which is what the gradient with respect to the input needs.
-    Taught in "Convolution" (``book/part3/convolution.md``).
+
+    Taught in "Convolution" (book/part3/convolution.md).
     """
     n, c, kh, kw, h_out, w_out = columns.shape
     sh, sw = stride

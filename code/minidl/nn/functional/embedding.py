@@ -6,7 +6,10 @@ from minidl.nn.functional.checks import check_class_indices
 
 
 def padding_index(padding_idx, num_embeddings, name):
-    """``padding_idx`` in [0, num_embeddings) (a negative one counts from the end, as in PyTorch), or None."""
+    """``padding_idx`` in [0, num_embeddings) (a negative one counts from the end, as in PyTorch), or None.
+
+    Taught in "Encoding language" (book/part2/embeddings.md).
+    """
     if padding_idx is None:
         return None
     if not -num_embeddings <= padding_idx < num_embeddings:

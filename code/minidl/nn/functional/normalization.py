@@ -3,13 +3,8 @@
 import math
 
 from minidl import backend
+from minidl.nn.functional.checks import normalized_shape_tuple
 from minidl.tensor import Tensor
-
-
-def normalized_shape_tuple(normalized_shape):
-    if isinstance(normalized_shape, int):
-        return (normalized_shape,)
-    return tuple(normalized_shape)
 
 
 def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
@@ -17,8 +12,6 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
 
     The variance is the biased one (divide by n), as in PyTorch. Fused: the backward pass is the
     closed form dx = (dx_hat - mean(dx_hat) - x_hat * mean(dx_hat * x_hat)) / sqrt(var + eps).
-
-    Taught in "Attention and transformers" (book/part2/attention.md).
     """
     shape = normalized_shape_tuple(normalized_shape)
     if input.shape[input.ndim - len(shape):] != shape or input.ndim < len(shape):

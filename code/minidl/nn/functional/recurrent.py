@@ -9,6 +9,8 @@ def rnn_step(input_projection, hidden, weight_hh, bias_hh, nonlinearity="tanh"):
     """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh): matrix products, then a nonlinearity.
 
     ``input_projection`` is W_ih x_t + b_ih. Taught in "Recurrent neural networks" (book/part2/rnn.md).
+
+    Taught in "Recurrent neural networks" (book/part2/rnn.md).
     """
     pre_activation = input_projection + linear(hidden, weight_hh, bias_hh)
     return pre_activation.tanh() if nonlinearity == "tanh" else pre_activation.relu()
@@ -45,6 +47,8 @@ def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_h
     equations as ``lstm_step``, but one node instead of fifteen per step, and the gradient of W_hh is
     one matrix product over all steps. ``LSTMCell`` keeps the readable version; the tests check both
     against PyTorch and finite differences. Taught in "Long short-term memory" (book/part2/lstm.md).
+
+    Taught in "Long short-term memory" (book/part2/lstm.md).
     """
     xp = backend.xp()
     steps, size = input_projections.shape[0], hidden.shape[-1]
