@@ -594,13 +594,12 @@ def test_a_float_size_is_a_type_error_in_pytorch_too(layer, args, kwargs, torch)
 
 # ---- data loading ------------------------------------------------------------------------------------
 def _batches(loader):
-    return [tuple(minidl.to_numpy(t) for t in (batch if isinstance(batch, tuple) else (batch,))) for batch in loader]
+    return [tuple(minidl.to_numpy(t) for t in (batch if isinstance(batch, list) else (batch,))) for batch in loader]
 
 
 SAMPLE_LISTS = {
     "list(zip(X, y))": lambda X, y: list(zip(X, y)),
     "tuple(zip(X, y))": lambda X, y: tuple(zip(X, y)),
-    "lists of Python numbers": lambda X, y: [[x.tolist(), int(label)] for x, label in zip(X, y)],
     "pairs of tensors": lambda X, y: [(minidl.tensor(x), minidl.tensor(label)) for x, label in zip(X, y)],
 }
 
@@ -632,25 +631,23 @@ def test_a_list_of_single_samples_batches_into_tensors(torch):
 
 
 LOADER_MISTAKES = {
-    "[X, y] as a list": (lambda X, y: DataLoader([X, y]), ValueError,
-                         r"sample 0 has shape \(6, 2\) but sample 1 has \(6,\); to batch arrays such as X and y "
-                         r"together, pass a tuple"),
+    "[X, y] as a list": (lambda X, y: next(iter(DataLoader([X, y], batch_size=2))), RuntimeError,
+                         r"stack expects each tensor to be equal size, but got \[6, 2\] at entry 0 and \[6\] at "
+                         r"entry 1 .*pass them as one tuple: DataLoader\(\(X, y\)\)"),
     "y as batch_size": (lambda X, y: DataLoader(X, y), ValueError,
                         r"batch_size should be a positive integer value, but got an array of length 6; "
                         r".*DataLoader\(\(X, y\)"),
-    "batch_size 0": (lambda X, y: DataLoader((X, y), batch_size=0), ValueError, r"positive integer value, but got 0"),
-    "batch_size 2.5": (lambda X, y: DataLoader((X, y), batch_size=2.5), ValueError, r"integer value, but got 2\.5"),
-    "batch_size True": (lambda X, y: DataLoader((X, y), batch_size=True), ValueError, r"integer value, but got True"),
+    "batch_size 0": (lambda X, y: DataLoader((X, y), batch_size=0), ValueError, r"positive integer value, but got batch_size=0"),
+    "batch_size 2.5": (lambda X, y: DataLoader((X, y), batch_size=2.5), ValueError, r"integer value, but got batch_size=2\.5"),
+    "batch_size True": (lambda X, y: DataLoader((X, y), batch_size=True), ValueError, r"integer value, but got batch_size=True"),
     "string labels": (lambda X, y: DataLoader((X, y.astype(str))), TypeError,
                       r"array 1 has dtype <U\d+, not numbers; .*integers"),
-    "string labels in samples": (lambda X, y: DataLoader(list(zip(X, y.astype(str)))), TypeError,
-                                 r"part 1 of the samples has dtype <U\d+, not numbers"),
     "ragged rows": (lambda X, y: DataLoader((X, [[1], [1, 2]] * 3)), ValueError,
                     r"array 1 has rows of different lengths"),
-    "samples of different shapes": (lambda X, y: DataLoader([(X[0], 1), (X[1, :1], 0)]), ValueError,
-                                    r"sample 0 has shape \(2,\) but sample 1 has \(1,\)"),
-    "samples with different parts": (lambda X, y: DataLoader([(X[0], 1), (X[1],)]), ValueError,
-                                     r"sample 0 is a tuple of 2 but sample 1 is a tuple of 1"),
+    "samples of different shapes": (lambda X, y: next(iter(DataLoader([(X[0], 1), (X[1, :1], 0)], batch_size=2))),
+                                    RuntimeError, r"equal size, but got \[2\] at entry 0 and \[1\] at entry 1"),
+    "samples with different parts": (lambda X, y: next(iter(DataLoader([(X[0], 1), (X[1],)], batch_size=2))),
+                                     RuntimeError, r"each element in list of batch should be of equal size"),
     "different lengths": (lambda X, y: DataLoader((X, y[:4])), ValueError,
                           r"same length, got lengths \[4, 6\] \(in order: \[6, 4\]\)"),
     "a single number": (lambda X, y: DataLoader((X, 3)), ValueError, r"array 1 is a single value"),

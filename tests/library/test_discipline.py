@@ -48,7 +48,7 @@ LAYERS = [
     ["tensor.core"],
     ["tensor.functions"],
     ["tensor"],
-    ["creation", "gradcheck", "serialization", "sampling", "data", "data.*", "vision", "vision.*"],
+    ["creation", "gradcheck", "serialization", "sampling", "data", "data.*", "utils", "utils.*", "vision", "vision.*"],
     ["nn.functional.checks"],
     ["nn.functional.*"],
     ["nn.functional"],

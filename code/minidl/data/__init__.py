@@ -1,5 +1,8 @@
-"""Data: mini-batch loading and the book's offline data sets."""
+"""Data: map-style data sets, mini-batch loading (as ``torch.utils.data``) and the book's offline data sets."""
 
+from minidl.data.dataset import (
+    ConcatDataset, Dataset, Subset, TensorDataset, default_collate, default_convert, random_split,
+)
 from minidl.data.datasets import (
     Split, load_digits, load_mnist_subset, load_text, make_circles, make_moons, make_spirals,
 )

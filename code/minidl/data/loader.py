@@ -1,134 +1,226 @@
-"""Mini-batches: ``DataLoader`` shuffles host arrays and hands out backend tensors, batch by batch."""
+"""Mini-batches: ``DataLoader`` draws the samples of a data set in batches, as ``torch.utils.data`` does.
 
+Each epoch it orders the sample indices (in turn, or shuffled), cuts the order into batches, fetches
+each batch's samples and collates them into tensors. Arrays given as ``(X, y)`` become a
+``TensorDataset`` whose batches are taken by one indexing step instead of sample by sample.
+"""
+
+import itertools
 import math
 import numbers
 
 import numpy
 
 from minidl import backend
+from minidl.data.dataset import Subset, TensorDataset, as_generator, default_collate, default_convert
 from minidl.tensor import Tensor, to_numpy
 
 
 class DataLoader:
-    """Iterate over ``arrays`` (same-length NumPy arrays, e.g. inputs and labels) in mini-batches.
+    """Iterate over a data set in mini-batches of ``batch_size`` samples, as PyTorch's DataLoader.
 
-    ``arrays`` is one array, or a tuple of arrays such as ``(X, y)``; a list is a data set of samples,
-    as in PyTorch (e.g. ``list(zip(X, y))``), and is stacked into arrays once (Python floats become
-    float32, ints int64). The arrays move to the backend once; each batch is a tuple of Tensors (or one
-    Tensor when a single array is given). With ``shuffle``, the order changes every epoch and is fixed
-    by ``seed`` (or by ``minidl.manual_seed`` when no seed is given). Raises ValueError for a batch size
-    that is not a positive int, arrays of different lengths or samples of different shapes, and
-    TypeError for data that is not numbers.
+    ``dataset`` is a map-style data set (``__len__`` and ``__getitem__``: a ``Dataset``, a
+    ``TensorDataset``, a list of samples such as ``list(zip(X, y))``), or, as a minidl shorthand,
+    arrays: one array (NumPy or Tensor; each batch is one Tensor of its rows) or a tuple of arrays such
+    as ``(X, y)`` (a ``TensorDataset``; each batch is a list ``[inputs, targets]``). Host float64
+    arrays given this way become float32. Batches are put together by ``collate_fn`` (default
+    ``default_collate``: samples of shape S give a tensor of shape (batch, *S); ints int64, floats
+    float64); ``batch_size=None`` hands out single samples unbatched. The last batch is smaller unless
+    ``drop_last``; ``len(loader)`` is the number of batches.
+
+    With ``shuffle``, the order changes every epoch and is fixed by ``generator``: None draws from the
+    library's seeded generator (``minidl.manual_seed``), an int is a seed (``seed=`` is the same, a
+    minidl shorthand), a ``numpy.random.Generator`` is used and advanced; minidl has no
+    ``torch.Generator``. ``sampler`` (an iterable of indices) and ``batch_sampler`` (an iterable of
+    lists of indices) replace the drawn order as in PyTorch; minidl has no sampler classes.
+    ``num_workers`` > 0 is accepted but batches are made in this process, one after the other;
+    ``pin_memory``, ``timeout``, ``worker_init_fn``, ``multiprocessing_context``, ``prefetch_factor``,
+    ``persistent_workers``, ``pin_memory_device`` and ``in_order`` are accepted and have no effect.
+
+    Raises ValueError, with PyTorch's messages, for a batch size that is not a positive int (or None),
+    a ``drop_last`` that is not a bool, negative ``num_workers``, options that exclude each other, and
+    ``shuffle`` over an empty data set; ValueError or TypeError for arrays of different lengths or not
+    numbers; TypeError for a data set without ``__len__`` and ``__getitem__`` or a bad generator.
 
     Taught in "Optimization in practice" (book/part1/optimization.md).
     """
 
-    def __init__(self, arrays, batch_size=32, shuffle=False, seed=None, drop_last=False):
-        _check_batch_size(batch_size)
-        single, arrays = _as_arrays(arrays)
-        lengths = {len(a) for a in arrays}
-        if len(lengths) != 1:
-            raise ValueError(
-                f"DataLoader: arrays must have the same length, got lengths {sorted(lengths)} "
-                f"(in order: {[len(a) for a in arrays]})"
-            )
-        current = backend.current()
-        self._arrays = tuple(a if current.is_array(a) else current.from_host(a) for a in arrays)
-        self._single = single
+    def __init__(self, dataset, batch_size=1, shuffle=None, sampler=None, batch_sampler=None, num_workers=0,
+                 collate_fn=None, pin_memory=False, drop_last=False, timeout=0, worker_init_fn=None,
+                 multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
+                 pin_memory_device="", in_order=True, seed=None):
+        _check_workers(num_workers, timeout, prefetch_factor, persistent_workers)
+        shuffle = bool(shuffle)
+        if sampler is not None and shuffle:
+            raise ValueError("sampler option is mutually exclusive with shuffle")
+        if batch_sampler is not None:
+            if batch_size != 1 or shuffle or sampler is not None or drop_last:
+                raise ValueError("batch_sampler option is mutually exclusive with batch_size, shuffle, sampler, "
+                                 "and drop_last")
+            batch_size, drop_last = None, False
+        elif batch_size is None and drop_last:
+            raise ValueError("batch_size=None option disables auto-batching and is mutually exclusive with drop_last")
+        elif batch_size is not None:
+            _check_batch_size(batch_size)
+            if not isinstance(drop_last, bool):
+                raise ValueError(f"drop_last should be a boolean value, but got drop_last={drop_last!r}")
+        if seed is not None:
+            if generator is not None:
+                raise ValueError("DataLoader: give seed or generator, not both (seed=s is generator=s)")
+            generator = seed
+        self._rng = None if generator is None else as_generator(generator, "DataLoader")
+        self.dataset = _as_dataset(dataset, needs_len=sampler is None and batch_sampler is None)
+        if shuffle and len(self.dataset) == 0:
+            raise ValueError("num_samples should be a positive integer value, but got num_samples=0")
+        auto_collation = batch_size is not None or batch_sampler is not None
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
-        self._rng = numpy.random.default_rng(seed) if seed is not None else None
-        self.num_samples = lengths.pop()
+        self.sampler, self.batch_sampler, self.generator = sampler, batch_sampler, generator
+        if collate_fn is None:
+            collate_fn = default_collate if auto_collation else default_convert
+        self.collate_fn = collate_fn
+        self.num_workers, self.pin_memory, self.timeout = num_workers, pin_memory, timeout
+        self.worker_init_fn, self.multiprocessing_context = worker_init_fn, multiprocessing_context
+        self.prefetch_factor, self.persistent_workers = prefetch_factor, persistent_workers
+        self.pin_memory_device, self.in_order = pin_memory_device, in_order
 
     def __len__(self):
-        if self.drop_last:
-            return self.num_samples // self.batch_size
-        return math.ceil(self.num_samples / self.batch_size)
+        if self.batch_sampler is not None:
+            return len(self.batch_sampler)
+        samples = len(self.sampler) if self.sampler is not None else len(self.dataset)
+        if self.batch_size is None:
+            return samples
+        return samples // self.batch_size if self.drop_last else math.ceil(samples / self.batch_size)
 
     def __iter__(self):
-        current = backend.current()
-        if self.shuffle:
-            rng = self._rng if self._rng is not None else current.host_rng
-            order = current.from_host(rng.permutation(self.num_samples))
-        for batch in range(len(self)):
-            start = batch * self.batch_size
-            if self.shuffle:
-                index = order[start : start + self.batch_size]
-                batch_arrays = tuple(a[index] for a in self._arrays)
+        if self.batch_size is None and self.batch_sampler is None:
+            order = self._order()
+            for index in order.tolist() if isinstance(order, numpy.ndarray) else order:
+                yield self.collate_fn(self.dataset[index])
+            return
+        whole = self._whole_batch_source()
+        for indices in self._batches():
+            if whole is not None:
+                yield _take(*whole, indices)
             else:
-                batch_arrays = tuple(a[start : start + self.batch_size] for a in self._arrays)
-            tensors = tuple(Tensor(a) for a in batch_arrays)
-            yield tensors[0] if self._single else tensors
+                yield self.collate_fn(self._samples(indices))
+
+    def _order(self):
+        """This epoch's sample indices: the sampler's, or 0..n-1 in turn or shuffled (a host array)."""
+        if self.sampler is not None:
+            return self.sampler
+        if self.shuffle:
+            rng = self._rng if self._rng is not None else backend.current().host_rng
+            return rng.permutation(len(self.dataset))
+        return numpy.arange(len(self.dataset))
+
+    def _batches(self):
+        if self.batch_sampler is not None:
+            return (list(indices) for indices in self.batch_sampler)
+        order = self._order()
+        if isinstance(order, numpy.ndarray):
+            return (order[start : start + self.batch_size].tolist() for start in range(0, len(self) * self.batch_size,
+                                                                                        self.batch_size))
+        chunks = (list(itertools.islice(iterator, self.batch_size)) for iterator in itertools.repeat(iter(order)))
+        chunks = itertools.takewhile(bool, chunks)
+        return (c for c in chunks if len(c) == self.batch_size or not self.drop_last)
+
+    def _samples(self, indices):
+        getitems = getattr(self.dataset, "__getitems__", None)
+        if getitems:
+            return getitems(indices)
+        return [self.dataset[index] for index in indices]
+
+    def _whole_batch_source(self):
+        """(tensors, index map) when a batch can be taken from whole tensors in one indexing step with
+        the same result as collating its samples: a Tensor or a TensorDataset, maybe through Subsets."""
+        if self.collate_fn is not default_collate:
+            return None
+        dataset, mapping = self.dataset, None
+        while type(dataset) is Subset:
+            indices = _host_indices(dataset.indices)
+            if indices is None:
+                return None
+            mapping = indices if mapping is None else indices[mapping]
+            dataset = dataset.dataset
+        if isinstance(dataset, Tensor) or type(dataset) is TensorDataset:
+            return dataset, mapping
+        return None
+
+
+def _take(source, mapping, indices):
+    """The batch at ``indices``: rows of a Tensor, or a list of rows of a TensorDataset's tensors."""
+    index = numpy.asarray(indices, dtype=numpy.int64)
+    index = backend.current().from_host(index if mapping is None else mapping[index])
+    if isinstance(source, Tensor):
+        return source[index]
+    return [t[index] for t in source.tensors]
+
+
+def _host_indices(indices):
+    """A Subset's indices as a host int64 array, or None when they are not integers."""
+    if isinstance(indices, Tensor):
+        indices = to_numpy(indices)
+    elif backend.current().is_array(indices):
+        indices = backend.current().to_host(indices)
+    array = numpy.asarray(indices) if len(indices) else numpy.zeros(0, dtype=numpy.int64)
+    return array.astype(numpy.int64) if array.ndim == 1 and array.dtype.kind in "iu" else None
+
+
+def _check_workers(num_workers, timeout, prefetch_factor, persistent_workers):
+    if num_workers < 0:
+        raise ValueError("num_workers option should be non-negative; use num_workers=0 to disable multiprocessing.")
+    if timeout < 0:
+        raise ValueError("timeout option should be non-negative")
+    if num_workers == 0 and prefetch_factor is not None:
+        raise ValueError("prefetch_factor option could only be specified in multiprocessing.let num_workers > 0 "
+                         "to enable multiprocessing, otherwise set prefetch_factor to None.")
+    if prefetch_factor is not None and prefetch_factor < 0:
+        raise ValueError("prefetch_factor option should be non-negative")
+    if persistent_workers and num_workers == 0:
+        raise ValueError("persistent_workers option needs num_workers > 0")
 
 
 def _check_batch_size(batch_size):
     if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > 0:
         return
-    message = "DataLoader: batch_size should be a positive integer value, but got"
+    message = "batch_size should be a positive integer value, but got"
     if hasattr(batch_size, "__len__"):  # DataLoader(X, y): the targets landed in batch_size
         raise ValueError(
             f"{message} an array of length {len(batch_size)}; to batch inputs and targets together pass them "
             "as one tuple: DataLoader((X, y), batch_size=32)"
         )
-    raise ValueError(f"{message} {batch_size!r}")
+    raise ValueError(f"{message} batch_size={batch_size!r}")
 
 
-def _as_arrays(data):
-    """(single, arrays): the data as a tuple of arrays (backend arrays, or host arrays to move)."""
-    if isinstance(data, Tensor) or hasattr(data, "shape"):
-        return True, (_array(data, "the array"),)
-    if isinstance(data, tuple) and not (data and all(isinstance(item, tuple) for item in data)):
-        return False, tuple(_array(a, f"array {i}") for i, a in enumerate(data))
-    if isinstance(data, (list, tuple)):
-        return _collate(data)
+# ---- the arrays shorthand ---------------------------------------------------------------------------
+def _as_dataset(data, needs_len):
+    """The data set ``data`` is: arrays become a Tensor or a TensorDataset; a map-style data set stays."""
+    if isinstance(data, (Tensor, numpy.ndarray)) or backend.current().is_array(data):
+        array = _array(data, "the array")
+        return array if isinstance(array, Tensor) else Tensor(array)
+    if isinstance(data, tuple) and data and not all(isinstance(item, tuple) for item in data):
+        arrays = [_array(a, f"array {i}") for i, a in enumerate(data)]
+        lengths = [len(a) for a in arrays]
+        if len(set(lengths)) != 1:
+            raise ValueError(
+                f"DataLoader: arrays must have the same length, got lengths {sorted(set(lengths))} "
+                f"(in order: {lengths})"
+            )
+        return TensorDataset(*(a if isinstance(a, Tensor) else Tensor(a) for a in arrays))
+    if hasattr(data, "__getitem__") and (hasattr(data, "__len__") or not needs_len):
+        return data
     raise TypeError(
-        f"DataLoader: expected an array, a tuple of arrays such as (X, y), or a list of samples such as "
-        f"list(zip(X, y)); got {type(data).__name__}"
+        f"DataLoader: dataset must be a map-style data set, with __len__ and __getitem__ (minidl has no "
+        f"IterableDataset): a Dataset, arrays such as (X, y), or a list of samples such as list(zip(X, y)); "
+        f"got {type(data).__name__}"
     )
 
 
-def _collate(samples):
-    """Stack a list of samples (each a value, or a tuple of values) into one array per field."""
-    if not samples:
-        return True, (numpy.zeros((0,), dtype=numpy.float32),)
-    single = not isinstance(samples[0], (tuple, list))
-    rows = [(sample,) if single else sample for sample in samples]
-    width = len(rows[0])
-    for index, row in enumerate(rows):
-        if not single and (not isinstance(row, (tuple, list)) or len(row) != width):
-            raise ValueError(
-                f"DataLoader: every sample must have the same parts; sample 0 is a tuple of {width} "
-                f"but sample {index} is {_describe(row)}"
-            )
-    arrays = []
-    for field in range(width):
-        values = [_host(row[field]) for row in rows]
-        shapes = [v.shape for v in values]
-        if len(set(shapes)) > 1:
-            other = next(i for i, s in enumerate(shapes) if s != shapes[0])
-            hint = ""
-            if single and len(samples) <= 4:
-                hint = "; to batch arrays such as X and y together, pass a tuple: DataLoader((X, y))"
-            raise ValueError(
-                f"DataLoader: a list is a data set of samples, as in PyTorch, and samples must have one shape; "
-                f"sample 0 has shape {shapes[0]} but sample {other} has {shapes[other]}{hint}"
-            )
-        arrays.append(_array(numpy.stack(values), f"part {field} of the samples"))
-    return single, tuple(arrays)
-
-
-def _describe(row):
-    return f"a tuple of {len(row)}" if isinstance(row, (tuple, list)) else f"a {type(row).__name__}"
-
-
-def _host(value):
-    return to_numpy(value) if isinstance(value, Tensor) else numpy.asarray(value)
-
-
 def _array(data, what):
-    """A tensor's array as it is, or anything else as a host array (float64 made float32), checked to
-    hold numbers and to have a first dimension."""
-    if isinstance(data, Tensor):
-        array = data.data
+    """A Tensor as it is, or anything else as an array (host float64 made float32), checked to hold
+    numbers and to have a first dimension."""
+    if isinstance(data, Tensor) or (backend.current().is_array(data) and not isinstance(data, numpy.ndarray)):
+        array = data  # a Tensor, or a CuPy array: already on the backend
     else:
         try:
             array = numpy.asarray(data)
