@@ -1,7 +1,9 @@
 """minidl: deep learning from scratch on NumPy or CuPy, with PyTorch's names and conventions.
 
 The library of the book *Deep Learning, Executed*. ``import minidl`` gives tensors and autodiff;
-``minidl.nn`` layers and losses; ``minidl.optim`` optimizers; ``minidl.data`` loaders and data sets.
+``minidl.nn`` layers and losses; ``minidl.optim`` optimizers; ``minidl.data`` loaders and data sets
+(also under its PyTorch name, ``minidl.utils.data``). CONTRIBUTING.md lists the package's layers and
+where a new operation, layer, loss, optimizer, data set or chapter helper goes.
 """
 
 from minidl import autograd, backend
@@ -11,6 +13,7 @@ from minidl.serialization import load, save
 from minidl.tensor import Tensor, cat, gather, is_grad_enabled, no_grad, stack, tensor, to_numpy, unbind, where
 from minidl import data, nn, optim, train, vision  # noqa: E402  (they import the names above)
 from minidl import counting  # noqa: E402  (parameters, multiply-adds and feature-map sizes of a model)
+from minidl import utils  # noqa: E402  (minidl.utils.data, as torch.utils.data)
 from minidl.creation import arange, ones, ones_like, rand, randn, zeros, zeros_like
 
 long = int64
