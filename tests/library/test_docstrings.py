@@ -38,6 +38,7 @@ INTERNAL = {
     "minidl.tensor.shapes": "shape bookkeeping of the tensor operations (unbroadcast is taught through Tensor's code)",
     "minidl.tensor.promotion": "PyTorch's dtype rules, applied inside every operation",
     "minidl.nn.functional.checks": "argument checks with PyTorch's messages, shared by functions and layers",
+    "minidl.tensor.printing": "PyTorch's print layout, used by Tensor.__repr__",
 }
 
 # Public names that no chapter uses, and why. Keep it short: prefer naming a chapter that uses a name.
@@ -122,6 +123,19 @@ NOT_TAUGHT = {
     "minidl.tensor.shaping.Shaping": "one of the parts Tensor is made of; the chapters use Tensor's methods",
     "minidl.tensor.reductions.ReductionResult": "the (values, indices) pair of max(dim) and min(dim), as torch.return_types",
 }
+
+# PyTorch-compatible names that no chapter uses yet: the function forms of Tensor's methods (minidl.exp(x),
+# made from one table), and the methods PyTorch has that the chapters write as operators or do without.
+NOT_TAUGHT.update({f"minidl.{name}": f"function form of Tensor.{method} (torch.{name}); the chapters call methods"
+                   for name, method in importlib.import_module("minidl.tensor.torch_functions").FUNCTIONS.items()})
+NOT_TAUGHT.update({f"Tensor.{name}": "PyTorch-compatible method; no chapter uses it yet" for name in (
+    "add sub subtract mul multiply div divide true_divide pow neg negative mm eq ne lt le gt ge greater "
+    "greater_equal less less_equal not_equal sin cos log2 log10 log1p expm1 rsqrt reciprocal square floor ceil "
+    "trunc round sign maximum minimum all any cumsum t").split()})
+NOT_TAUGHT.update({
+    "minidl.as_tensor": "PyTorch-compatible conversion that shares memory; the chapters copy with minidl.tensor",
+    "minidl.from_numpy": "PyTorch-compatible conversion that shares memory; the chapters copy with minidl.tensor",
+})
 
 TAUGHT_LINE = re.compile(r'Taught in "[^"]+" \(book/[^)]+\.md\)((, | and )"[^"]+" \(book/[^)]+\.md\))*\.')
 CHAPTER = re.compile(r'"([^"]+)" \((book/[^)]+\.md)\)')

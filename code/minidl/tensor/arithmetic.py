@@ -170,6 +170,87 @@ class Arithmetic(TensorBase):
         """
         return self @ other
 
+    # ---- the operators by name, as PyTorch's methods (x.add(y), x.pow(2)) -------------------------
+    def add(self, other, *, alpha=1):
+        """self + alpha * other (broadcast, promoted), as ``torch.add``; the same gradient as ``+``."""
+        return self + (other if alpha == 1 else other * alpha)
+
+    def sub(self, other, *, alpha=1):
+        """self - alpha * other (broadcast, promoted), as ``torch.sub``; the same gradient as ``-``."""
+        return self - (other if alpha == 1 else other * alpha)
+
+    def mul(self, other):
+        """self * other elementwise (broadcast, promoted); the same gradient as ``*``."""
+        return self * other
+
+    def div(self, other, *, rounding_mode=None):
+        """self / other elementwise; ``rounding_mode`` "trunc" or "floor" rounds the quotient (integers
+        stay integers) and has gradient 0, as in PyTorch. RuntimeError for another mode."""
+        if rounding_mode is None:
+            return self / other
+        if rounding_mode not in ("trunc", "floor"):
+            raise RuntimeError(
+                f"div expected rounding_mode to be one of None, 'trunc', or 'floor' but found {rounding_mode!r}"
+            )
+        a, b = promote(self, other)
+        _check_division(a, b, "div")
+        xp = backend.xp()
+        with quiet():
+            if rounding_mode == "floor":
+                out = xp.floor_divide(a.data, b.data)
+            elif a.dtype.kind in "iu":  # exact: |a| // |b| with the quotient's sign
+                out = xp.sign(a.data) * xp.sign(b.data) * (xp.abs(a.data) // xp.abs(b.data))
+            else:
+                out = xp.trunc(a.data / b.data)
+        return TensorBase._from_op(out, (a, b), lambda g: (xp.zeros(a.shape, g.dtype), xp.zeros(b.shape, g.dtype)))
+
+    def true_divide(self, other):
+        """self / other, always a true (floating) division; as ``div`` without a rounding mode."""
+        return self / other
+
+    def pow(self, exponent):
+        """self ** exponent elementwise; see ``__pow__`` for the gradient at the edges."""
+        return self**exponent
+
+    def neg(self):
+        """-self elementwise; the gradient is -g. RuntimeError for a bool tensor, as in PyTorch."""
+        return -self
+
+    def mm(self, mat2):
+        """The product of two matrices (2-D only, unlike ``matmul``); RuntimeError otherwise, as in PyTorch."""
+        if self.ndim != 2:
+            raise RuntimeError(f"self must be a matrix (mm: got a tensor of shape {self.shape})")
+        if not isinstance(mat2, TensorBase) or mat2.ndim != 2:
+            raise RuntimeError(f"mat2 must be a matrix (mm: got {getattr(mat2, 'shape', type(mat2).__name__)})")
+        return self @ mat2
+
+    def eq(self, other):
+        """self == other elementwise (bool, no gradient)."""
+        return self == other
+
+    def ne(self, other):
+        """self != other elementwise (bool, no gradient)."""
+        return self != other
+
+    def lt(self, other):
+        """self < other elementwise (bool, no gradient)."""
+        return self < other
+
+    def le(self, other):
+        """self <= other elementwise (bool, no gradient)."""
+        return self <= other
+
+    def gt(self, other):
+        """self > other elementwise (bool, no gradient)."""
+        return self > other
+
+    def ge(self, other):
+        """self >= other elementwise (bool, no gradient)."""
+        return self >= other
+
+    subtract, multiply, divide, negative = sub, mul, div, neg
+    greater, greater_equal, less, less_equal, not_equal = gt, ge, lt, le, ne
+
     # comparisons give boolean tensors and no gradient; both sides are first promoted, as in PyTorch
     def __eq__(self, other):
         if other is None:

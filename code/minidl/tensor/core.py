@@ -13,9 +13,12 @@ from minidl.tensor.arithmetic import Arithmetic
 from minidl.tensor.base import TensorBase
 from minidl.tensor.elementwise import Elementwise
 from minidl.tensor.inplace import InPlace
+from minidl.tensor.printing import tensor_repr
 from minidl.tensor.promotion import as_array, as_dtype, check_device
 from minidl.tensor.reductions import Reductions
 from minidl.tensor.shaping import Shaping
+
+_NUMPY_NEEDS_DETACH = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
 
 
 class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
@@ -169,10 +172,12 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
     def item(self):
         """The value of a one-element tensor as a Python number (e.g. a loss, to print or plot).
 
+        RuntimeError, with PyTorch's message, for a tensor of several elements or none.
+
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
         if self.data.size != 1:
-            raise ValueError(f"item(): only one-element tensors can be converted (shape {self.shape})")
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to Scalar")
         return self.data.item()
 
     def tolist(self):
@@ -182,34 +187,76 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
         """
         return self.data.tolist()
 
-    def numpy(self):
+    def numpy(self, *, force=False):
         """A host NumPy array (a copy on GPU backends). Detach first, as in PyTorch.
+
+        On the NumPy backend the array shares this tensor's memory, as PyTorch's does. RuntimeError,
+        with PyTorch's message, for a tensor that requires grad unless ``force=True`` (which detaches).
 
         Taught in "Recurrent neural networks" (book/part2/rnn.md).
         """
-        if self.requires_grad:
-            raise RuntimeError("numpy(): can't convert a tensor that requires grad; use .detach().numpy()")
+        if self.requires_grad and not force:
+            raise RuntimeError(_NUMPY_NEEDS_DETACH)
         return backend.current().to_host(self.data)
 
+    def __array__(self, dtype=None, copy=None):
+        """The host array for ``np.asarray(t)`` and ``np.array(t)`` (and so ``plt.imshow(t)``).
+
+        Shares memory on the NumPy backend unless ``copy`` or a new ``dtype`` asks for a copy;
+        ``copy=False`` where a copy cannot be avoided (a GPU backend, a new dtype) is a ValueError, as
+        NumPy's protocol asks. RuntimeError for a tensor that requires grad, as ``numpy()``.
+        """
+        host = self.numpy()
+        copied = host is not self.data
+        if dtype is not None and host.dtype != dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(tensor, dtype={dtype}, copy=False): a cast from {self.dtype} must copy")
+            return host.astype(dtype)
+        if copy is False and copied:
+            raise ValueError(
+                f"np.asarray(tensor, copy=False): the tensor lives on the {backend.current().name!r} backend, "
+                "so its host array is a copy"
+            )
+        return host.copy() if copy and not copied else host
+
+    def __index__(self):
+        """The integer of a one-element integer (or bool) tensor, so ``array[t]`` and ``range(t)`` work.
+
+        TypeError, with PyTorch's message, for a float tensor or one of several elements.
+        """
+        if self.data.size != 1 or self.dtype.kind not in "iub":
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.data.item())
+
+    def __format__(self, format_spec):
+        """``f"{t:.2f}"``: a 0-d tensor formats its number (``f"{t}"`` gives ``3.0``, as in PyTorch);
+        another tensor accepts only an empty spec (its repr), else TypeError, as ``object.__format__``."""
+        if self.ndim == 0:
+            return self.data.item().__format__(format_spec)
+        return object.__format__(self, format_spec)
+
     def __float__(self):
-        return float(self.item())
+        return float(self._scalar())
 
     def __int__(self):
-        return int(self.item())
+        return int(self._scalar())
 
     def __bool__(self):
+        if self.data.size > 1:
+            raise RuntimeError("Boolean value of Tensor with more than one value is ambiguous")
         return bool(self.item())
 
+    def _scalar(self):
+        """The one value of ``float(t)`` and ``int(t)``; ValueError for several, as in PyTorch."""
+        if self.data.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return self.data.item()
+
     def __repr__(self):
-        text = repr(backend.current().to_host(self.data))
-        body = text[len("array(") :].rsplit(", dtype=", 1)[0].rstrip(")")
-        body = body.replace("\n", "\n ")
-        extras = []
-        if self.dtype not in (backend.float32, backend.int64, backend.bool_):
-            extras.append(f"dtype={self.dtype}")
+        grad = None
         if self.requires_grad:
-            extras.append("requires_grad=True" if self.is_leaf else f"grad_fn=<{self.grad_fn.name()}>")
-        return "tensor(" + ", ".join([body] + extras) + ")"
+            grad = "requires_grad=True" if self.is_leaf else f"grad_fn=<{self.grad_fn.name()}>"
+        return tensor_repr(backend.current().to_host(self.data), grad)
 
     def detach(self):
         """The same data, cut from the graph.

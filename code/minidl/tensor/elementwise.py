@@ -1,8 +1,9 @@
-"""Elementwise functions of tensors (exp, log, tanh, sigmoid, relu, clamp, softmax) and their derivatives."""
+"""Elementwise functions of tensors (exp, log, sin, tanh, sigmoid, relu, clamp, round, maximum, softmax) and their
+derivatives. Integer inputs of a function with fractional values (exp, log, sin, ...) give float32, as in PyTorch."""
 
 from minidl import backend
 from minidl.tensor.base import TensorBase
-from minidl.tensor.promotion import narrowed, promote, widened
+from minidl.tensor.promotion import narrowed, promote, quiet, widened
 from minidl.tensor.shapes import unbroadcast
 
 
@@ -19,6 +20,7 @@ class Elementwise(TensorBase):
 
         Taught in "Losses" (book/part1/losses.md).
         """
+        self = _floating(self)
         out = backend.xp().exp(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * out,))
 
@@ -27,11 +29,16 @@ class Elementwise(TensorBase):
 
         Taught in "Losses" (book/part1/losses.md).
         """
-        return TensorBase._from_op(backend.xp().log(self.data), (self,), lambda g: (g / self.data,))
+        self = _floating(self)
+        with quiet():  # log(0) = -inf and log(-1) = nan, silently, as in PyTorch
+            out = backend.xp().log(self.data)
+        return TensorBase._from_op(out, (self,), lambda g: (g / self.data,))
 
     def sqrt(self):
         """The square root elementwise; the backward multiplies by 1 / (2 sqrt(x))."""
-        out = backend.xp().sqrt(self.data)
+        self = _floating(self)
+        with quiet():
+            out = backend.xp().sqrt(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * 0.5 / out,))
 
     def abs(self):
@@ -98,6 +105,7 @@ class Elementwise(TensorBase):
 
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
+        self = _floating(self)
         out = backend.xp().tanh(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * (1 - out * out),))
 
@@ -106,6 +114,7 @@ class Elementwise(TensorBase):
 
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
+        self = _floating(self)
         out = logistic(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * out * (1 - out),))
 
@@ -158,7 +167,147 @@ class Elementwise(TensorBase):
 
         return TensorBase._from_op(narrowed(out, dtype), (self,), backward)
 
+    # ---- more elementwise functions, PyTorch-compatible -------------------------------------------
+    def sin(self):
+        """sin(x) elementwise (radians); the backward multiplies by cos(x)."""
+        self = _floating(self)
+        xp = backend.xp()
+        return TensorBase._from_op(xp.sin(self.data), (self,), lambda g: (g * xp.cos(self.data),))
+
+    def cos(self):
+        """cos(x) elementwise (radians); the backward multiplies by -sin(x)."""
+        self = _floating(self)
+        xp = backend.xp()
+        return TensorBase._from_op(xp.cos(self.data), (self,), lambda g: (-g * xp.sin(self.data),))
+
+    def log2(self):
+        """The base-2 logarithm elementwise; the backward divides by x ln 2."""
+        self = _floating(self)
+        with quiet():
+            out = backend.xp().log2(self.data)
+        return TensorBase._from_op(out, (self,), lambda g: (g / (self.data * _LN2),))
+
+    def log10(self):
+        """The base-10 logarithm elementwise; the backward divides by x ln 10."""
+        self = _floating(self)
+        with quiet():
+            out = backend.xp().log10(self.data)
+        return TensorBase._from_op(out, (self,), lambda g: (g / (self.data * _LN10),))
+
+    def log1p(self):
+        """log(1 + x), accurate for tiny x (where 1 + x would round to 1); the backward divides by 1 + x."""
+        self = _floating(self)
+        with quiet():
+            out = backend.xp().log1p(self.data)
+        return TensorBase._from_op(out, (self,), lambda g: (g / (1 + self.data),))
+
+    def expm1(self):
+        """e^x - 1, accurate for tiny x; the backward multiplies by e^x = out + 1."""
+        self = _floating(self)
+        out = backend.xp().expm1(self.data)
+        return TensorBase._from_op(out, (self,), lambda g: (g * (out + 1),))
+
+    def rsqrt(self):
+        """1 / sqrt(x) elementwise; the backward multiplies by -1 / (2 x^(3/2)) = -out^3 / 2."""
+        self = _floating(self)
+        with quiet():
+            out = 1 / backend.xp().sqrt(self.data)
+        return TensorBase._from_op(out, (self,), lambda g: (-0.5 * g * out * out * out,))
+
+    def reciprocal(self):
+        """1 / x elementwise (integers give float32); the backward multiplies by -1 / x^2 = -out^2."""
+        self = _floating(self)
+        with quiet():
+            out = 1 / self.data
+        return TensorBase._from_op(out, (self,), lambda g: (-g * out * out,))
+
+    def square(self):
+        """x^2 elementwise (integers stay integers, bool becomes int64); the backward multiplies by 2x."""
+        if self.dtype == backend.bool_:
+            self = self.long()
+        return TensorBase._from_op(self.data * self.data, (self,), lambda g: (2 * g * self.data,))
+
+    def floor(self):
+        """The largest whole number <= x; integers come back unchanged. The gradient is 0, as in PyTorch."""
+        return _flat(self, backend.xp().floor)
+
+    def ceil(self):
+        """The smallest whole number >= x; integers come back unchanged. The gradient is 0."""
+        return _flat(self, backend.xp().ceil)
+
+    def trunc(self):
+        """x rounded toward zero; integers come back unchanged. The gradient is 0."""
+        return _flat(self, backend.xp().trunc)
+
+    def round(self, decimals=0):
+        """x rounded to ``decimals`` places, halves to even (``round(2.5) = 2``), as PyTorch and NumPy.
+
+        Integers come back unchanged (with ``decimals``: NotImplementedError, as in PyTorch). Gradient 0.
+        """
+        if decimals and self.dtype.kind in "iub":
+            raise NotImplementedError(f'"round" with decimals is not implemented for {self.dtype} tensors (as in PyTorch)')
+        return _flat(self, lambda data: backend.xp().round(data, decimals))
+
+    def sign(self):
+        """-1, 0 or 1 by the sign of x (0 for 0, nan for nan; bool unchanged). The gradient is 0."""
+        if self.dtype == backend.bool_:
+            return TensorBase._from_op(self.data.copy(), (), None)
+        return _flat(self, backend.xp().sign, integers_unchanged=False)
+
+    def maximum(self, other):
+        """The larger of ``self`` and ``other`` elementwise (broadcast, promoted); a NaN wins.
+
+        The gradient goes to the larger side, half to each on a tie, as in PyTorch.
+        """
+        return _pick(self, other, backend.xp().maximum, lambda a, b: a < b)
+
+    def minimum(self, other):
+        """The smaller of ``self`` and ``other`` elementwise (broadcast, promoted); a NaN wins.
+
+        The gradient goes to the smaller side, half to each on a tie, as in PyTorch.
+        """
+        return _pick(self, other, backend.xp().minimum, lambda a, b: a > b)
+
     clamp = clip
+    __abs__ = abs  # Python's abs(t)
+
+
+_LN2 = 0.6931471805599453
+_LN10 = 2.302585092994046
+
+
+def _floating(x):
+    """``x`` as float32 if its dtype is bool or integer (PyTorch's result type of exp, log, sin, ...)."""
+    return x if x.dtype.kind in "fc" else x.float()
+
+
+def _flat(x, function, integers_unchanged=True):
+    """``function`` of a piecewise-constant kind (floor, round, sign): gradient 0; integers (and bool) come
+    back unchanged if ``integers_unchanged``, as floor and round leave them."""
+    if integers_unchanged and x.dtype.kind in "iub":
+        return TensorBase._from_op(x.data.copy(), (), None)
+    out = function(x.data)
+    return TensorBase._from_op(out, (x,), lambda g: (backend.xp().zeros_like(g),))
+
+
+def _pick(a, b, choose, loses):
+    """maximum or minimum of promoted operands; ``loses(a, b)`` says where ``a`` is not chosen.
+
+    PyTorch's gradient: g, halved where a == b, and zero on the side that lost (both get it at a NaN).
+    """
+    a, b = promote(a, b)
+    out = choose(a.data, b.data)
+
+    def backward(g):
+        xp = backend.xp()
+        shared = xp.where(a.data == b.data, g / 2, g)
+        zero = xp.zeros((), dtype=g.dtype)
+        return (
+            unbroadcast(xp.where(loses(a.data, b.data), zero, shared), a.shape),
+            unbroadcast(xp.where(loses(b.data, a.data), zero, shared), b.shape),
+        )
+
+    return TensorBase._from_op(out, (a, b), backward)
 
 
 def logistic(x):

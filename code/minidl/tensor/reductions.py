@@ -90,7 +90,10 @@ class Reductions(TensorBase):
         return self._extreme("min", dim, keepdim)
 
     def _extreme(self, name, dim, keepdim):
-        """max or min: one value and a shared gradient without ``dim``, (values, indices) with it."""
+        """max or min: one value and a shared gradient without ``dim``, (values, indices) with it;
+        ``max(other_tensor)`` is the elementwise ``maximum``, as in PyTorch."""
+        if isinstance(dim, TensorBase):
+            return self.maximum(dim) if name == "max" else self.minimum(dim)
         xp = backend.xp()
         if dim is None:
             if self.data.size == 0:
@@ -124,6 +127,30 @@ class Reductions(TensorBase):
 
         result = TensorBase._from_op(values, (self,), backward)
         return ReductionResult(result, TensorBase._from_op(indices if not keepdim else expanded, (), None))
+
+    def all(self, dim=None, keepdim=False):
+        """True where every entry along ``dim`` (all of them by default) is nonzero; a bool tensor, no gradient."""
+        return TensorBase._from_op(self.data.astype(bool).all(axis=axes_of(dim), keepdims=keepdim), (), None)
+
+    def any(self, dim=None, keepdim=False):
+        """True where some entry along ``dim`` (any of them by default) is nonzero; a bool tensor, no gradient."""
+        return TensorBase._from_op(self.data.astype(bool).any(axis=axes_of(dim), keepdims=keepdim), (), None)
+
+    def cumsum(self, dim):
+        """The running sum along ``dim``: out[i] = x[0] + ... + x[i]; bool and integers sum in int64.
+
+        The backward is the running sum of the gradient taken from the other end (each x[i] counts in
+        every out[j] with j >= i).
+        """
+        xp = backend.xp()
+        dim = normalize_dim(dim, self.ndim)
+        data = self.data.astype(backend.int64) if self.dtype.kind in "biu" else self.data
+        out = data.cumsum(axis=dim) if self.ndim else data.copy()
+
+        def backward(g):
+            return (xp.flip(xp.flip(g, dim).cumsum(axis=dim), dim) if g.ndim else g,)
+
+        return TensorBase._from_op(out, (self,), backward)
 
     def argmax(self, dim=None, keepdim=False):
         """The index of the largest entry along ``dim``, e.g. the predicted class; no gradient.

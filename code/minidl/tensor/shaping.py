@@ -79,6 +79,12 @@ class Shaping(TensorBase):
         inverse = tuple(sorted(range(len(dims)), key=dims.__getitem__))
         return TensorBase._from_op(self.data.transpose(dims), (self,), lambda g: (g.transpose(inverse),))
 
+    def t(self):
+        """The transpose of a matrix (a vector or a 0-d tensor comes back as it is); RuntimeError beyond 2-D."""
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {self.ndim}D")
+        return self.permute(*reversed(range(self.ndim)))
+
     def transpose(self, dim0, dim1):
         """Swap dimensions ``dim0`` and ``dim1``."""
         dims = list(range(self.ndim))
