@@ -54,7 +54,7 @@ LAYERS = [
     ["nn.functional"],
     ["nn.init", "nn.module", "nn.utils"],
     ["nn.activation", "nn.linear", "nn.dropout", "nn.normalization", "nn.embedding", "nn.loss", "nn.conv",
-     "nn.pooling", "nn.recurrent", "nn.attention"],
+     "nn.pooling", "nn.recurrent", "nn.attention", "nn.upsampling"],
     ["nn.transformer", "nn.container"],
     ["nn"],
     ["optim"],

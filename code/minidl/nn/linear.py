@@ -1,9 +1,11 @@
 """The dense (fully connected) layer and shape helpers. Taught in "Neural networks" (``book/part1/networks.md``)."""
 
+import math
+
 from minidl import backend
 from minidl.nn import functional as F
 from minidl.nn import init
-from minidl.nn.functional.checks import check_input_tensor, check_size
+from minidl.nn.functional.checks import check_input_tensor, check_size, is_int
 from minidl.nn.module import Module, Parameter
 
 
@@ -55,6 +57,55 @@ class Flatten(Module):
 
     def extra_repr(self):
         return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
+
+
+class Unflatten(Module):
+    """Split dimension ``dim`` into ``unflattened_size``, the inverse of Flatten (``torch.nn.Unflatten``).
+
+    E.g. ``Unflatten(1, (1, 28, 28))`` turns (N, 784) vectors into (N, 1, 28, 28) images, as a
+    decoder does before its transposed convolutions. ``unflattened_size`` is a tuple (or list) of
+    ints, one of which may be -1 (inferred). TypeError for anything else, IndexError for a ``dim``
+    out of range, RuntimeError for sizes whose product is not the size of dimension ``dim``.
+    """
+
+    def __init__(self, dim, unflattened_size):
+        super().__init__()
+        if not isinstance(unflattened_size, (tuple, list)):
+            raise TypeError(
+                f"unflattened_size must be a tuple of ints, but found type {type(unflattened_size).__name__}"
+            )
+        for position, size in enumerate(unflattened_size):
+            if not is_int(size):
+                raise TypeError(
+                    f"unflattened_size must be tuple of ints, but found element of type {type(size).__name__} "
+                    f"at pos {position}"
+                )
+        self.dim, self.unflattened_size = dim, unflattened_size
+
+    def forward(self, input):
+        check_input_tensor(self, input)
+        if not -max(input.ndim, 1) <= self.dim < max(input.ndim, 1):
+            raise IndexError(
+                f"Dimension out of range (expected to be in range of [{-max(input.ndim, 1)}, "
+                f"{max(input.ndim, 1) - 1}], but got {self.dim})"
+            )
+        dim = self.dim % max(input.ndim, 1)
+        sizes = list(self.unflattened_size)
+        if not sizes:
+            raise RuntimeError("unflatten: sizes must be non-empty")
+        if sizes.count(-1) > 1:
+            raise RuntimeError(f"unflatten: only one dimension can be inferred (-1), got sizes {sizes}")
+        known = math.prod(n for n in sizes if n != -1)
+        length = input.shape[dim]
+        if (-1 not in sizes and known != length) or (-1 in sizes and (known == 0 or length % known)):
+            raise RuntimeError(
+                f"unflatten: Provided sizes {sizes} don't multiply up to the size of dim {self.dim} ({length}) "
+                "in the input tensor"
+            )
+        return input.reshape(input.shape[:dim] + tuple(sizes) + input.shape[dim + 1:])
+
+    def extra_repr(self):
+        return f"dim={self.dim}, unflattened_size={self.unflattened_size}"
 
 
 class Identity(Module):

@@ -1,4 +1,7 @@
-"""Activation functions (relu, sigmoid, tanh, softmax, gelu, ...) and their derivatives."""
+"""Activation functions (relu, leaky_relu, elu, silu, sigmoid, tanh, softmax, gelu, ...) and their derivatives.
+
+The in-place forms (``inplace=True``) write the result into the input, as PyTorch's do.
+"""
 
 import math
 
@@ -10,12 +13,94 @@ from minidl.tensor.promotion import narrowed
 _SQRT_2_OVER_PI = math.sqrt(2 / math.pi)
 
 
-def relu(input):
-    """max(0, x): unbounded above, zero gradient below.
+def relu(input, inplace=False):
+    """max(0, x): unbounded above, zero gradient below (and at 0, as PyTorch).
+
+    ``inplace=True`` overwrites ``input`` with the result and returns it, as ``torch.relu_``: the
+    input's version counter moves on, and a leaf that requires a gradient raises RuntimeError.
 
     Taught in "The perceptron" (book/part1/perceptron.md).
     """
-    return input.relu()
+    return _maybe_in_place(input, inplace, lambda x: x.relu())
+
+
+def leaky_relu(input, negative_slope=0.01, inplace=False):
+    """x where x > 0, else negative_slope * x: a ReLU whose negative side keeps a small gradient.
+
+    The gradient is 1 where x > 0 and ``negative_slope`` elsewhere (at 0 too, as PyTorch). Shape and
+    dtype of the input; ``inplace`` as in ``relu`` (and, as PyTorch, its backward pass raises
+    RuntimeError for a negative slope, where the input can't be recovered from the output).
+    """
+
+    def leaky(x):
+        xp = backend.xp()
+        positive = x.data > 0
+        slope = x.data.dtype.type(negative_slope)
+
+        def backward(g):
+            _check_in_place_slope(inplace, negative_slope, "leakyReLu")
+            return (g * xp.where(positive, 1, slope).astype(g.dtype),)
+
+        out = xp.where(positive, x.data, x.data * slope)
+        return Tensor._from_op(out, (x,), backward, name="LeakyReluBackward1" if inplace else "LeakyReluBackward0")
+
+    return _maybe_in_place(input, inplace, leaky)
+
+
+def elu(input, alpha=1.0, inplace=False):
+    """x where x > 0, else alpha (e^x - 1): smooth at 0 for alpha = 1, with negative outputs down to -alpha.
+
+    The gradient is 1 where x > 0 and alpha e^x elsewhere (alpha at 0, as PyTorch); computed with
+    expm1 so small negative x lose no digits. Shape and dtype of the input; ``inplace`` as in
+    ``leaky_relu`` (a negative ``alpha`` can't be differentiated in place).
+    """
+
+    def exponential_linear(x):
+        xp = backend.xp()
+        positive = x.data > 0
+        alpha_ = x.data.dtype.type(alpha)
+        negative_part = xp.expm1(xp.minimum(x.data, 0)) * alpha_
+
+        def backward(g):  # alpha e^x = negative_part + alpha
+            _check_in_place_slope(inplace, alpha, "elu")
+            return (g * xp.where(positive, 1, negative_part + alpha_).astype(g.dtype),)
+
+        out = xp.where(positive, x.data, negative_part)
+        return Tensor._from_op(out, (x,), backward, name="EluBackward1" if inplace else "EluBackward0")
+
+    return _maybe_in_place(input, inplace, exponential_linear)
+
+
+def silu(input, inplace=False):
+    """x * sigmoid(x) (also called swish): smooth, slightly negative below 0, x for large x.
+
+    The gradient is s (1 + x (1 - s)) with s = sigmoid(x). Shape and dtype of the input; ``inplace``
+    as in ``relu``.
+    """
+
+    def swish(x):
+        s = logistic(x.data)
+        return Tensor._from_op(x.data * s, (x,), lambda g: (g * s * (1 + x.data * (1 - s)),), name="SiluBackward0")
+
+    return _maybe_in_place(input, inplace, swish)
+
+
+def _maybe_in_place(input, inplace, function):
+    """``function(input)``, or with ``inplace`` its value written into ``input`` (which is returned), as
+    PyTorch's in-place activations: the input's version counter moves on, the graph is rewritten."""
+    if inplace:
+        return input._in_place(function)
+    return function(input)
+
+
+def _check_in_place_slope(inplace, slope, name):
+    """PyTorch's error for the backward pass of an in-place activation with a negative slope."""
+    if inplace and slope < 0:
+        raise RuntimeError(
+            f"In-place {name} backward calculation is triggered with a negative slope which is not supported. "
+            "This is caused by calling in-place forward function with a negative slope, please call "
+            "out-of-place version instead."
+        )
 
 
 def sigmoid(input):
