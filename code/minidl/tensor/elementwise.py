@@ -124,7 +124,8 @@ class Elementwise(TensorBase):
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
         positive = self.data > 0
-        return TensorBase._from_op(self.data * positive, (self,), lambda g: (g * positive,))
+        out = backend.xp().maximum(self.data, 0)  # +0.0 for negatives and NaN kept, as torch.relu
+        return TensorBase._from_op(out, (self,), lambda g: (g * positive,))
 
     def softmax(self, dim):
         """e^(x_i) / sum_j e^(x_j) along ``dim``, computed after subtracting the max (same value, no overflow).
