@@ -239,6 +239,23 @@ def test_buffers_follow_pytorchs_rules_for_persistence_none_and_reassignment(tor
     assert observe(minidl) == observe(torch)
 
 
+def test_a_deleted_buffer_leaves_the_state_and_a_buffer_needs_init_first(torch):
+    def observe(lib):
+        layer = lib.nn.Linear(2, 2)
+        layer.register_buffer("scratch", lib.ones(2), persistent=False)
+        del layer.scratch
+        layer.register_buffer("scratch", lib.ones(2))  # persistent again
+        return sorted(layer.state_dict())
+
+    class Early(minidl.nn.Module):
+        def __init__(self):
+            self.register_buffer("x", minidl.zeros(1))
+
+    assert observe(minidl) == observe(torch)
+    with pytest.raises(AttributeError, match="before Module.__init__"):
+        Early()
+
+
 def test_a_model_with_a_non_persistent_buffer_loads_its_own_state_dict():
     model = nn.Linear(2, 2)
     model.register_buffer("scratch", minidl.ones(2), persistent=False)

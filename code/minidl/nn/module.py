@@ -72,6 +72,7 @@ class Module:
         for registry in (self._parameters, self._buffers, self._modules):
             if name in registry:
                 del registry[name]
+                self._non_persistent_buffers_set.discard(name)
                 return
         object.__delattr__(self, name)
 
@@ -81,8 +82,11 @@ class Module:
         ``tensor`` is a Tensor or None (a buffer without a value yet); it is reached as ``self.<name>``,
         follows ``to(dtype)`` and is in ``state_dict()`` unless ``persistent=False``. Raises, as PyTorch
         does, TypeError for a name that is not a string or a value that is not a Tensor, and KeyError for
-        an empty name, one with a ".", or the name of an existing attribute.
+        an empty name, one with a ".", or the name of an existing attribute; AttributeError before
+        ``super().__init__()``.
         """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
         if not isinstance(name, str):
             raise TypeError(f"buffer name should be a string. Got {type(name).__name__}")
         if "." in name:
