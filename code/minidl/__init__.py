@@ -18,6 +18,12 @@ from minidl import data, nn, optim, train, vision  # noqa: E402  (they import th
 from minidl import counting  # noqa: E402  (parameters, multiply-adds and feature-map sizes of a model)
 from minidl import utils  # noqa: E402  (minidl.utils.data, as torch.utils.data)
 from minidl.creation import arange, ones, ones_like, rand, randn, zeros, zeros_like
+# PyTorch's factories, grad modes, devices and distributions (minidl.device: one backend, one device)
+from minidl.creation import (empty, eye, full, full_like, linspace, multinomial, rand_like, randint, randint_like,
+                             randn_like, randperm)
+from minidl.autograd import enable_grad, inference_mode, is_inference_mode_enabled, set_grad_enabled
+from minidl.device import backends, cuda, device, get_default_device  # noqa: E402  (after the submodule's import)
+from minidl import distributions  # noqa: E402
 
 long = int64
 

@@ -17,29 +17,169 @@ Two safety nets make wrong gradients loud instead of silent, with PyTorch's mess
 Taught in the chapter "Gradient descent and backpropagation" (``book/part1/backprop.md``).
 """
 
-import contextlib
+import functools
+import inspect
 import weakref
 
 _grad_enabled = True
+_inference_mode = False
 
 
-@contextlib.contextmanager
-def no_grad():
+class _GradMode:
+    """What the grad-mode switches share: a ``with`` block that sets the mode and restores it after,
+    and a decorator that runs a function (or each step of a generator) inside such a block.
+
+    As in PyTorch, ``@no_grad`` and ``@no_grad()`` both decorate; a subclass sets the mode in ``_set``.
+    """
+
+    def __new__(cls, function=None):
+        if function is None:
+            return super().__new__(cls)
+        return cls()(function)  # used bare, as ``@no_grad``: ``function`` is the decorated function
+
+    def _set(self):
+        raise NotImplementedError
+
+    def _clone(self):
+        return type(self)()
+
+    def __enter__(self):
+        global _grad_enabled, _inference_mode
+        self._previous = (_grad_enabled, _inference_mode)
+        self._set()
+
+    def __exit__(self, *exception):
+        global _grad_enabled, _inference_mode
+        _grad_enabled, _inference_mode = self._previous
+
+    def __call__(self, function):
+        if inspect.isclass(function):
+            raise TypeError(f"{type(self).__name__} decorates functions, not classes; got {function.__name__}")
+        if inspect.isgeneratorfunction(function):
+            return self._wrap_generator(function)
+
+        @functools.wraps(function)
+        def decorated(*args, **kwargs):
+            with self._clone():
+                return function(*args, **kwargs)
+
+        return decorated
+
+    def _wrap_generator(self, function):
+        """Each step of the generator runs in the mode; the caller's code between steps does not."""
+
+        @functools.wraps(function)
+        def decorated(*args, **kwargs):
+            generator = function(*args, **kwargs)
+            step, value = generator.send, None
+            while True:
+                with self._clone():
+                    try:
+                        response = step(value)
+                    except StopIteration as stop:
+                        return stop.value
+                try:
+                    step, value = generator.send, (yield response)
+                except GeneratorExit:
+                    generator.close()
+                    raise
+                except BaseException as error:  # thrown into the wrapper: pass it on to the generator
+                    step, value = generator.throw, error
+
+        return decorated
+
+
+class no_grad(_GradMode):
     """Inside this block operations record no graph: for evaluation and parameter updates.
+
+    ``with minidl.no_grad():`` or, as a decorator, ``@minidl.no_grad`` / ``@minidl.no_grad()``; the
+    previous mode comes back when the block ends, even through an exception, as in PyTorch.
 
     Taught in "The perceptron" (book/part1/perceptron.md) and "Gradient descent and backpropagation" (book/part1/backprop.md).
     """
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
-    try:
-        yield
-    finally:
-        _grad_enabled = previous
+
+    def _set(self):
+        global _grad_enabled
+        _grad_enabled = False
+
+
+class enable_grad(_GradMode):
+    """Record the graph again inside this block, e.g. within ``no_grad`` (context manager or decorator).
+
+    As ``torch.enable_grad``; it also records inside ``inference_mode``, as PyTorch's does.
+    """
+
+    def _set(self):
+        global _grad_enabled
+        _grad_enabled = True
+
+
+class set_grad_enabled(_GradMode):
+    """Turn graph recording on or off: at once when called, or for a block, as ``torch.set_grad_enabled``.
+
+    ``minidl.set_grad_enabled(False)`` switches recording off from now on; ``with
+    minidl.set_grad_enabled(is_training):`` for a block (the mode before the call comes back at its
+    end); also a decorator. ``mode`` must be a bool, else TypeError with PyTorch's message.
+    """
+
+    def __new__(cls, mode):
+        return object.__new__(cls)
+
+    def __init__(self, mode):
+        global _grad_enabled
+        if not isinstance(mode, bool):
+            raise TypeError(f"set_grad_enabled(): argument 'enabled' (position 1) must be bool, not {type(mode).__name__}")
+        self.mode = mode
+        self._before_call = _grad_enabled
+        _grad_enabled = mode  # takes effect at once, as a plain call
+
+    def __enter__(self):
+        global _grad_enabled, _inference_mode
+        self._previous = (self._before_call, _inference_mode)
+        _grad_enabled = self.mode
+
+    def __call__(self, function):
+        global _grad_enabled
+        _grad_enabled = self._before_call  # as a decorator, the call itself changes nothing
+        return super().__call__(function)
+
+    def _clone(self):
+        return set_grad_enabled(self.mode)
+
+
+class inference_mode(_GradMode):
+    """``no_grad`` for pure inference (context manager or decorator), as ``torch.inference_mode``.
+
+    Inside, no graph is recorded and ``is_inference_mode_enabled()`` is True. ``inference_mode(False)``
+    leaves inference mode and records the graph again, as in PyTorch. Difference: PyTorch marks the
+    tensors made inside as "inference tensors" that refuse to join a graph later; minidl's are
+    ordinary tensors, so code that runs under PyTorch runs here too (not the other way round).
+    """
+
+    def __new__(cls, mode=True):
+        if isinstance(mode, bool):
+            return object.__new__(cls)
+        return cls()(mode)  # used bare, as ``@inference_mode``: ``mode`` is the decorated function
+
+    def __init__(self, mode=True):
+        self.mode = mode
+
+    def _set(self):
+        global _grad_enabled, _inference_mode
+        _grad_enabled, _inference_mode = not self.mode, self.mode
+
+    def _clone(self):
+        return inference_mode(self.mode)
 
 
 def is_grad_enabled():
     """Whether operations record the graph now (False inside ``no_grad``), as ``torch.is_grad_enabled``."""
     return _grad_enabled
+
+
+def is_inference_mode_enabled():
+    """Whether the code runs inside ``inference_mode`` now, as ``torch.is_inference_mode_enabled``."""
+    return _inference_mode
 
 
 # ---- version counters -----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ def test_no_test_module_defines_a_function_twice():
 # A module may import modules of its own layer or of layers below it, never above; imports form no cycle.
 LAYERS = [
     ["backend"],
+    ["device"],  # minidl.device, minidl.cuda, minidl.backends: the current backend's device
     ["autograd"],
     ["tensor.base"],
     ["tensor.shapes", "tensor.promotion", "tensor.printing"],
@@ -48,7 +49,8 @@ LAYERS = [
     ["tensor.core"],
     ["tensor.functions", "tensor.torch_functions"],
     ["tensor"],
-    ["creation", "gradcheck", "serialization", "sampling", "data", "data.*", "utils", "utils.*", "vision", "vision.*"],
+    ["creation", "gradcheck", "serialization", "sampling", "distributions", "data", "data.*", "utils", "utils.*",
+     "vision", "vision.*"],
     ["nn.functional.checks"],
     ["nn.functional.*"],
     ["nn.functional"],
@@ -60,6 +62,7 @@ LAYERS = [
     ["optim"],
     ["train", "counting"],
     [""],  # minidl itself
+    ["as_torch"],  # runs PyTorch code on minidl: above everything
 ]
 
 

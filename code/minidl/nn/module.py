@@ -8,7 +8,8 @@ from collections import OrderedDict, namedtuple
 from collections.abc import Mapping
 
 from minidl import backend
-from minidl.tensor import Tensor
+from minidl.tensor import Tensor, no_grad
+from minidl.tensor.promotion import as_dtype, check_device
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -38,11 +39,17 @@ class Module:
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "training", True)
 
     def __setattr__(self, name, value):
         if "_parameters" not in self.__dict__:
             raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
+        if name in self._buffers and not isinstance(value, (Parameter, Module)):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' (Tensor or None expected)")
+            self._buffers[name] = value  # a buffer stays a buffer, as in PyTorch
+            return
         for registry in (self._parameters, self._buffers, self._modules):
             registry.pop(name, None)
         if isinstance(value, (Parameter, Module)):
@@ -65,12 +72,36 @@ class Module:
         for registry in (self._parameters, self._buffers, self._modules):
             if name in registry:
                 del registry[name]
+                self._non_persistent_buffers_set.discard(name)
                 return
         object.__delattr__(self, name)
 
-    def register_buffer(self, name, tensor):
-        """State that is saved with the model but not trained (e.g. running averages)."""
+    def register_buffer(self, name, tensor, persistent=True):
+        """State that is saved with the model but not trained (e.g. running averages), as PyTorch's.
+
+        ``tensor`` is a Tensor or None (a buffer without a value yet); it is reached as ``self.<name>``,
+        follows ``to(dtype)`` and is in ``state_dict()`` unless ``persistent=False``. Raises, as PyTorch
+        does, TypeError for a name that is not a string or a value that is not a Tensor, and KeyError for
+        an empty name, one with a ".", or the name of an existing attribute; AttributeError before
+        ``super().__init__()``.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        if not isinstance(name, str):
+            raise TypeError(f"buffer name should be a string. Got {type(name).__name__}")
+        if "." in name:
+            raise KeyError('buffer name can\'t contain "."')
+        if name == "":
+            raise KeyError('buffer name can\'t be empty string ""')
+        if hasattr(self, name) and name not in self._buffers:
+            raise KeyError(f"attribute '{name}' already exists")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' (Tensor or None required)")
         self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent_buffers_set.discard(name)
+        else:
+            self._non_persistent_buffers_set.add(name)
 
     def forward(self, *args, **kwargs):
         """The computation of the module; subclasses define it, and calling the module runs it.
@@ -91,11 +122,18 @@ class Module:
         """The direct submodules."""
         return iter(self._modules.values())
 
-    def named_modules(self, prefix=""):
-        """This module and all submodules, recursively, as (dotted name, module) pairs."""
+    def named_modules(self, memo=None, prefix="", remove_duplicate=True):
+        """This module and all submodules, recursively, as (dotted name, module) pairs; a module shared
+        by several parents is listed once (unless ``remove_duplicate=False``), as in PyTorch."""
+        memo = set() if memo is None else memo
+        if self in memo:
+            return
+        if remove_duplicate:
+            memo.add(self)
         yield prefix, self
         for name, child in self._modules.items():
-            yield from child.named_modules(f"{prefix}.{name}" if prefix else name)
+            if child is not None:
+                yield from child.named_modules(memo, f"{prefix}.{name}" if prefix else name, remove_duplicate)
 
     def modules(self):
         """This module and all submodules, recursively (e.g. to initialize every layer of a type)."""
@@ -107,7 +145,7 @@ class Module:
         Taught in "Recurrent neural networks" (book/part2/rnn.md).
         """
         seen = set()
-        for module_name, module in self.named_modules(prefix):
+        for module_name, module in self.named_modules(prefix=prefix):
             for name, parameter in module._parameters.items():
                 if id(parameter) not in seen:
                     seen.add(id(parameter))
@@ -120,11 +158,100 @@ class Module:
         """
         return (parameter for _, parameter in self.named_parameters())
 
-    def named_buffers(self):
-        """The buffers (saved state that is not trained) of the module and its submodules, with dotted names."""
+    def named_buffers(self, prefix="", recurse=True):
+        """The buffers (saved state that is not trained) of the module and its submodules, with dotted names.
+
+        Buffers set to None are skipped and each tensor comes once, as in PyTorch; ``recurse=False``
+        gives this module's own.
+        """
+        seen = set()
+        modules = self.named_modules(prefix=prefix) if recurse else [(prefix, self)]
+        for module_name, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is not None and id(buffer) not in seen:
+                    seen.add(id(buffer))
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    def buffers(self, recurse=True):
+        """The buffers of the module and its submodules (see ``named_buffers``)."""
+        return (buffer for _, buffer in self.named_buffers(recurse=recurse))
+
+    def _persistent_buffers(self):
+        """The named buffers that ``state_dict`` saves: all but those registered with ``persistent=False``."""
         for module_name, module in self.named_modules():
             for name, buffer in module._buffers.items():
-                yield (f"{module_name}.{name}" if module_name else name), buffer
+                if buffer is not None and name not in module._non_persistent_buffers_set:
+                    yield (f"{module_name}.{name}" if module_name else name), buffer
+
+    # ---- devices and dtypes --------------------------------------------------------------------
+    def to(self, *args, device=None, dtype=None, non_blocking=False):
+        """Cast the floating parameters and buffers to ``dtype`` in place, or check ``device``; returns self.
+
+        ``model.to(minidl.float64)``, ``model.to("cuda")``, ``model.to(device, dtype)`` or
+        ``model.to(tensor)`` (its dtype), as PyTorch's ``Module.to``: parameters keep their identity (an
+        optimizer made before still holds them) and their gradients are cast too; integer buffers keep
+        their dtype. minidl has one backend for every tensor (``minidl.use_backend``), so a device must
+        be the current backend's (``"cpu"`` for NumPy, ``"cuda"`` for CuPy or the simulated GPU), else
+        RuntimeError, as ``Tensor.to``. TypeError for a dtype that is neither floating nor complex.
+        """
+        del non_blocking  # copies here are synchronous
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, str):  # "cuda", or a minidl.device (a str)
+                device = arg
+            elif isinstance(arg, int) and not isinstance(arg, bool):  # a GPU number, as Module.to(0)
+                device = f"cuda:{arg}"
+            else:
+                dtype = arg
+        if device is not None:
+            check_device(device)
+        if dtype is None:
+            return self
+        dtype = as_dtype(dtype)
+        if dtype.kind not in "fc":
+            raise TypeError(f"nn.Module.to only accepts floating point or complex dtypes, but got desired dtype={dtype}")
+        for module in self.modules():
+            for parameter in module._parameters.values():
+                if parameter is not None and parameter.dtype.kind in "fc" and parameter.dtype != dtype:
+                    parameter.data = parameter.data.astype(dtype)
+                    if parameter.grad is not None:
+                        parameter.grad.data = parameter.grad.data.astype(dtype)
+            for name, buffer in module._buffers.items():
+                if buffer is not None and buffer.dtype.kind in "fc" and buffer.dtype != dtype:
+                    with no_grad():
+                        module._buffers[name] = buffer.to(dtype)
+        return self
+
+    def cpu(self):
+        """``to("cpu")``: self on the NumPy backend, RuntimeError on a GPU backend."""
+        return self.to(device="cpu")
+
+    def cuda(self, device=None):
+        """``to("cuda")``: self on a GPU backend (CuPy, or the simulated GPU), RuntimeError on NumPy."""
+        return self.to(device="cuda" if device is None else device)
+
+    def float(self):
+        """Cast the floating parameters and buffers to float32 in place; returns self."""
+        return self.to(backend.float32)
+
+    def double(self):
+        """Cast the floating parameters and buffers to float64 in place (e.g. for a gradient check); returns self."""
+        return self.to(backend.float64)
+
+    def half(self):
+        """Cast the floating parameters and buffers to float16 in place; returns self."""
+        return self.to(backend.xp().float16)
+
+    def apply(self, fn):
+        """Call ``fn(module)`` on every submodule, children first, then on this module; returns self.
+
+        The usual way to initialize every layer of a type: ``model.apply(init_weights)``, as in PyTorch.
+        """
+        for child in self.children():
+            child.apply(fn)
+        fn(self)
+        return self
 
     # ---- modes and gradients -------------------------------------------------------------------
     def train(self, mode=True):
@@ -161,7 +288,7 @@ class Module:
         Taught in "Recurrent neural networks" (book/part2/rnn.md).
         """
         state = OrderedDict((name, p.detach()) for name, p in self.named_parameters())
-        state.update((name, b.detach()) for name, b in self.named_buffers())
+        state.update((name, b.detach()) for name, b in self._persistent_buffers())
         return state
 
     def load_state_dict(self, state_dict, strict=True):
@@ -177,7 +304,7 @@ class Module:
         Taught in "Neural networks" (book/part1/networks.md).
         """
         _check_state_dict_type(state_dict)
-        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = OrderedDict(list(self.named_parameters()) + list(self._persistent_buffers()))
         missing = [name for name in own if name not in state_dict]
         unexpected = [name for name in state_dict if name not in own]
         errors = []

@@ -9,6 +9,7 @@ Taught in the chapter "Gradient descent and backpropagation" (``book/part1/backp
 
 from minidl import autograd
 from minidl import backend
+from minidl.device import get_default_device
 from minidl.tensor.arithmetic import Arithmetic
 from minidl.tensor.base import TensorBase
 from minidl.tensor.elementwise import Elementwise
@@ -316,6 +317,28 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
             return TensorBase._from_op(data, (), None)
         source = self.dtype
         return TensorBase._from_op(data, (self,), lambda g: (g.astype(source),))
+
+    # ---- devices: one backend at a time, so a tensor's device is the backend's (see minidl.device) ----
+    @property
+    def device(self):
+        """Where the tensor lives: ``minidl.device("cpu")`` on NumPy, ``("cuda:0")`` on CuPy and the simulated GPU."""
+        return get_default_device()
+
+    @property
+    def is_cuda(self):
+        """True when the tensor lives on a GPU (the CuPy backend, or the simulated GPU of the tests)."""
+        return self.device.type == "cuda"
+
+    def cpu(self):
+        """The tensor itself on the NumPy backend, as ``.to("cpu")``; RuntimeError on a GPU backend.
+
+        minidl moves no single tensor between devices: for host values use ``.numpy()`` or ``minidl.to_numpy``.
+        """
+        return self.to("cpu")
+
+    def cuda(self, device=None, non_blocking=False):
+        """The tensor itself on a GPU backend, as ``.to("cuda")``; RuntimeError on the NumPy backend."""
+        return self.to("cuda" if device is None else device, non_blocking=non_blocking)
 
     def float(self):
         """Cast to float32 (differentiable)."""
