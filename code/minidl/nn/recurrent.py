@@ -1,8 +1,11 @@
 """Recurrent layers: the plain RNN, the LSTM and the GRU, as cells (one time step) and as layers (a sequence).
 
 Names, shapes, parameter layouts and initialization follow ``torch.nn``, so a state dict moves between
-the two. Each time step is written with ordinary tensor operations, and autodiff unrolls it:
-backpropagation through time is ``loss.backward()`` on the unrolled graph.
+the two. The cells and the RNN and GRU layers write each time step with ordinary tensor operations,
+and autodiff unrolls them: backpropagation through time is ``loss.backward()`` on the unrolled graph.
+The LSTM layer runs the whole sequence as one graph node (``F.lstm_sequence_fused``), with
+backpropagation through time written out by hand for speed.
+
 Taught in "Recurrent neural networks" (``book/part2/rnn.md``), "Vanishing and exploding gradients"
 (``book/part2/vanishing_gradients.md``) and "Long short-term memory" (``book/part2/lstm.md``).
 """

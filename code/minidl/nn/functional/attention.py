@@ -125,7 +125,7 @@ def sinusoidal_positions(length, dim):
     """The (length, dim) table PE[p, 2i] = sin(p / 10000^(2i/dim)), PE[p, 2i+1] = cos(p / 10000^(2i/dim)).
 
     Each position gets a unique pattern of waves whose wavelengths grow geometrically, so nearby
-    positions look alike and relative offsets are linear maps. Taught in "Attention and transformers".
+    positions look alike and relative offsets are linear maps.
 
     Taught in "Attention and transformers" (book/part2/attention.md).
     """

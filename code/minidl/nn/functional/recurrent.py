@@ -8,7 +8,7 @@ from minidl.nn.functional.linear import linear
 def rnn_step(input_projection, hidden, weight_hh, bias_hh, nonlinearity="tanh"):
     """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh): matrix products, then a nonlinearity.
 
-    ``input_projection`` is W_ih x_t + b_ih. Taught in "Recurrent neural networks" (book/part2/rnn.md).
+    ``input_projection`` is W_ih x_t + b_ih.
 
     Taught in "Recurrent neural networks" (book/part2/rnn.md).
     """
@@ -46,7 +46,7 @@ def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_h
     ``input_projections`` holds x_t W_ih^T + b_ih for every step, shape (T, batch, 4*hidden). The same
     equations as ``lstm_step``, but one node instead of fifteen per step, and the gradient of W_hh is
     one matrix product over all steps. ``LSTMCell`` keeps the readable version; the tests check both
-    against PyTorch and finite differences. Taught in "Long short-term memory" (book/part2/lstm.md).
+    against PyTorch and finite differences.
 
     Taught in "Long short-term memory" (book/part2/lstm.md).
     """
