@@ -46,3 +46,12 @@ def rng():
 def leaf(array, requires_grad=True):
     """A leaf tensor on the current backend from a host array (float64 stays float64)."""
     return minidl.tensor(np.asarray(array), requires_grad=requires_grad)
+
+
+def error_of(call):
+    """The exception ``call()`` raises, or None: for comparing minidl's error with PyTorch's."""
+    try:
+        call()
+    except Exception as error:  # noqa: BLE001 - the tests compare whatever was raised
+        return error
+    return None

@@ -17,14 +17,7 @@ from minidl.data import DataLoader
 from minidl.sampling import sample
 from minidl.train import evaluate, fit
 
-
-def _error_of(call):
-    """The exception ``call()`` raises, or None."""
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - the test compares whatever was raised
-        return error
-    return None
+from conftest import error_of
 
 
 def _mlp():
@@ -95,13 +88,13 @@ def test_a_step_with_a_gradient_of_the_wrong_shape_updates_nothing(name, kwargs,
     optimizer.step()  # moments and step counters exist now, and must not move again
     bad = BAD_GRADS[bad_grad](minidl, params[bad_index].shape)
     reference = torch.zeros(2, 3, requires_grad=True)
-    expected = _error_of(lambda: setattr(reference, "grad", BAD_GRADS[bad_grad](torch, (2, 3))))
-    assigned = _error_of(lambda: setattr(params[bad_index], "grad", bad))
+    expected = error_of(lambda: setattr(reference, "grad", BAD_GRADS[bad_grad](torch, (2, 3))))
+    assigned = error_of(lambda: setattr(params[bad_index], "grad", bad))
     assert type(assigned) is type(expected)  # refused when assigned, as in PyTorch
     # the step checks again, for a gradient that got past the assignment (here written into .grad's slot)
     params[bad_index]._grad = bad
     before = _optimizer_snapshot(params, optimizer)
-    error = _error_of(optimizer.step)
+    error = error_of(optimizer.step)
     assert type(error) is type(expected)
     if isinstance(error, RuntimeError):
         assert re.search(rf"params\[{bad_index}\] has shape \(2, 3\) but its \.grad has shape", str(error))
@@ -132,8 +125,8 @@ HYPERPARAMETERS = [
 
 @pytest.mark.parametrize("name, kwargs", HYPERPARAMETERS, ids=[f"{n}-{k}" for n, k in HYPERPARAMETERS])
 def test_out_of_range_hyperparameters_are_refused_with_pytorchs_message(name, kwargs, torch):
-    error = _error_of(lambda: getattr(optim, name)([minidl.zeros(2, requires_grad=True)], **kwargs))
-    expected = _error_of(lambda: getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs))
+    error = error_of(lambda: getattr(optim, name)([minidl.zeros(2, requires_grad=True)], **kwargs))
+    expected = error_of(lambda: getattr(torch.optim, name)([torch.zeros(2, requires_grad=True)], **kwargs))
     assert type(error) is type(expected) is ValueError
     assert str(expected) in str(error) and str(error).startswith(f"{name}: ")
 
@@ -187,7 +180,7 @@ def test_params_mistakes_are_named_with_the_fix(mistake, torch):
         optim.SGD(ours(model), lr=0.1)
     _assert_same_weights(model, before)
     if theirs is not None:
-        assert type(_error_of(lambda: torch.optim.SGD(theirs(_torch_mlp(torch)), lr=0.1))) is kind
+        assert type(error_of(lambda: torch.optim.SGD(theirs(_torch_mlp(torch)), lr=0.1))) is kind
 
 
 def test_frozen_and_integer_tensors_are_accepted_and_left_alone_as_in_pytorch():
@@ -204,8 +197,8 @@ def test_frozen_and_integer_tensors_are_accepted_and_left_alone_as_in_pytorch():
 @pytest.mark.parametrize("scheduler, kwargs", [("StepLR", dict(step_size=2)), ("CosineAnnealingLR", dict(T_max=5))])
 def test_a_schedule_needs_an_optimizer(scheduler, kwargs, torch):
     model = _mlp()
-    error = _error_of(lambda: getattr(optim, scheduler)(model, **kwargs))
-    expected = _error_of(lambda: getattr(torch.optim.lr_scheduler, scheduler)(_torch_mlp(torch), **kwargs))
+    error = error_of(lambda: getattr(optim, scheduler)(model, **kwargs))
+    expected = error_of(lambda: getattr(torch.optim.lr_scheduler, scheduler)(_torch_mlp(torch), **kwargs))
     assert type(error) is type(expected) is TypeError
     assert "Sequential is not an Optimizer" in str(error)
 
@@ -223,8 +216,8 @@ def test_sample_refuses_logits_without_a_distribution_and_draws_nothing(kind, ro
     generator = np.random.default_rng(7) if use_generator else None
     generator_state = generator.bit_generator.state if use_generator else None
     minidl.manual_seed(3)
-    error = _error_of(lambda: sample(minidl.tensor(logits), generator=generator))
-    expected = _error_of(lambda: torch.multinomial(torch.softmax(torch.tensor(logits), dim=-1), 1))
+    error = error_of(lambda: sample(minidl.tensor(logits), generator=generator))
+    expected = error_of(lambda: torch.multinomial(torch.softmax(torch.tensor(logits), dim=-1), 1))
     assert type(error) is type(expected) is RuntimeError
     assert str(expected) in str(error) and f"logits row {row} holds NaN, +inf or only -inf" in str(error)
     if use_generator:
@@ -380,8 +373,8 @@ def test_save_mistakes_are_named_and_leave_the_old_file_intact(mistake, tmp_path
 @pytest.mark.parametrize("missing", ["no_such_folder", "no/such/folders"])
 def test_save_into_a_missing_folder_names_the_given_path(missing, tmp_path, torch):
     path = tmp_path / missing / "model.npz"
-    error = _error_of(lambda: minidl.save(_mlp().state_dict(), path))
-    expected = _error_of(lambda: torch.save({"w": torch.ones(1)}, str(path)))
+    error = error_of(lambda: minidl.save(_mlp().state_dict(), path))
+    expected = error_of(lambda: torch.save({"w": torch.ones(1)}, str(path)))
     assert isinstance(error, FileNotFoundError) and isinstance(error, type(expected))  # PyTorch: RuntimeError
     assert error.filename == str(path) and f"Parent directory {path.parent} does not exist" in str(error)
     assert ".minidl-" not in str(error)
@@ -429,11 +422,11 @@ def test_load_state_dict_checks_everything_before_copying_anything(corruption, s
     state = {name: t.clone() for name, t in source.state_dict().items()}
     CORRUPTIONS[corruption](state, minidl)
     before = _weights(target)
-    error = _error_of(lambda: target.load_state_dict(state, strict=strict))
+    error = error_of(lambda: target.load_state_dict(state, strict=strict))
     torch_target = _torch_mlp(torch)
     torch_state = {name: torch.tensor(t.numpy()) for name, t in source.state_dict().items()}
     CORRUPTIONS[corruption](torch_state, torch)
-    expected = _error_of(lambda: torch_target.load_state_dict(torch_state, strict=strict))
+    expected = error_of(lambda: torch_target.load_state_dict(torch_state, strict=strict))
     if expected is None:  # strict=False with only missing or unexpected keys: the rest loads, as in PyTorch
         assert error is None
         result = target.load_state_dict(state, strict=strict)
@@ -451,7 +444,7 @@ def test_load_state_dict_names_a_value_that_is_not_numbers(value, torch):
     with pytest.raises(RuntimeError, match=r'While copying the parameter named "2.bias", expected a Tensor'):
         model.load_state_dict(state)
     _assert_same_weights(model, before)
-    expected = _error_of(lambda: _torch_mlp(torch).load_state_dict({**_torch_mlp(torch).state_dict(), "2.bias": value}))
+    expected = error_of(lambda: _torch_mlp(torch).load_state_dict({**_torch_mlp(torch).state_dict(), "2.bias": value}))
     assert isinstance(expected, RuntimeError) and 'While copying the parameter named "2.bias"' in str(expected)
 
 
@@ -464,9 +457,9 @@ def test_load_state_dict_of_something_else_than_a_dict_says_what_to_pass(given, 
     model = _mlp()
     argument = {"model.npz": "model.npz", "module": _mlp(), "list": list(model.state_dict().values())}[given]
     before = _weights(model)
-    error = _error_of(lambda: model.load_state_dict(argument))
+    error = error_of(lambda: model.load_state_dict(argument))
     torch_argument = {"model.npz": "model.npz", "module": _torch_mlp(torch), "list": []}[given]
-    expected = _error_of(lambda: _torch_mlp(torch).load_state_dict(torch_argument))
+    expected = error_of(lambda: _torch_mlp(torch).load_state_dict(torch_argument))
     assert type(error) is type(expected) is TypeError
     assert "Expected state_dict to be dict-like" in str(error) and re.search(fix, str(error))
     _assert_same_weights(model, before)
@@ -512,9 +505,9 @@ def test_a_layer_called_on_something_else_than_a_tensor_says_how_to_convert_it(l
 def test_linear_on_a_non_tensor_raises_pytorchs_type_error(given, torch):
     argument = {"a NumPy array": np.zeros((1, 3), np.float32), "a list": [[0.0, 0.0, 0.0]],
                 "a tuple": (torch.zeros(1, 3), torch.zeros(1, 3))}[given]
-    expected = _error_of(lambda: torch.nn.Linear(3, 2)(argument))
+    expected = error_of(lambda: torch.nn.Linear(3, 2)(argument))
     ours = argument if given != "a tuple" else (minidl.zeros(1, 3), minidl.zeros(1, 3))
-    assert type(_error_of(lambda: nn.Linear(3, 2)(ours))) is type(expected) is TypeError
+    assert type(error_of(lambda: nn.Linear(3, 2)(ours))) is type(expected) is TypeError
 
 
 TORCH_LAYERS = {
@@ -529,8 +522,8 @@ TORCH_LAYERS = {
 def test_a_layer_refuses_integer_input_as_pytorch_does(layer, dtype, torch):
     build, shape = LAYERS[layer]
     module = build()
-    error = _error_of(lambda: module(minidl.tensor(np.zeros(shape, dtype))))
-    expected = _error_of(lambda: TORCH_LAYERS[layer](torch)(torch.zeros(shape, dtype=getattr(torch, dtype))))
+    error = error_of(lambda: module(minidl.tensor(np.zeros(shape, dtype))))
+    expected = error_of(lambda: TORCH_LAYERS[layer](torch)(torch.zeros(shape, dtype=getattr(torch, dtype))))
     assert type(error) is type(expected)
     assert re.search(rf"{layer}: input has dtype {dtype} but the weights are float32; .* x\.float\(\)", str(error))
 
@@ -546,7 +539,7 @@ def test_a_cell_names_a_state_of_the_wrong_kind(cell, hx, torch):
     with pytest.raises(TypeError, match=rf"{cell}: argument 'hx' must be {expected}, not "):
         module(minidl.zeros(4, 3), given)
     if hx == "one tensor":
-        torch_error = _error_of(lambda: torch.nn.LSTMCell(3, 2)(torch.zeros(4, 3), torch.zeros(4, 2)))
+        torch_error = error_of(lambda: torch.nn.LSTMCell(3, 2)(torch.zeros(4, 3), torch.zeros(4, 2)))
         assert isinstance(torch_error, TypeError)
 
 
@@ -589,7 +582,7 @@ def test_a_layer_size_of_the_wrong_type_or_range_is_named(layer, args, kwargs, k
 
 @pytest.mark.parametrize("layer, args, kwargs", [s[:3] for s in SIZES if s[3] is TypeError and "got: float" in s[4]])
 def test_a_float_size_is_a_type_error_in_pytorch_too(layer, args, kwargs, torch):
-    assert isinstance(_error_of(lambda: getattr(torch.nn, layer)(*args, **kwargs)), TypeError)
+    assert isinstance(error_of(lambda: getattr(torch.nn, layer)(*args, **kwargs)), TypeError)
 
 
 # ---- data loading ------------------------------------------------------------------------------------
@@ -668,7 +661,7 @@ def test_loader_mistakes_are_named_and_leave_the_data_alone(mistake):
 
 @pytest.mark.parametrize("batch_size", [0, 2.5, True])
 def test_a_bad_batch_size_is_a_value_error_in_pytorch_too(batch_size, torch):
-    assert isinstance(_error_of(lambda: torch.utils.data.DataLoader(list(range(4)), batch_size=batch_size)), ValueError)
+    assert isinstance(error_of(lambda: torch.utils.data.DataLoader(list(range(4)), batch_size=batch_size)), ValueError)
 
 
 def test_an_empty_list_of_samples_gives_no_batches_as_in_pytorch(torch):

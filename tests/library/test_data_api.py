@@ -13,6 +13,8 @@ from minidl.data import (
     ConcatDataset, DataLoader, Dataset, Subset, TensorDataset, default_collate, default_convert, random_split,
 )
 
+from conftest import error_of
+
 Pair = collections.namedtuple("Pair", ["features", "label"])
 X = np.arange(30, dtype=np.float32).reshape(10, 3) / 7
 Y = np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3])
@@ -62,14 +64,6 @@ def _plain(batch):
 
 def _epoch(loader):
     return [_plain(batch) for batch in loader]
-
-
-def _error_of(call):
-    try:
-        call()
-    except Exception as error:  # noqa: BLE001 - the test compares whatever was raised
-        return error
-    return None
 
 
 @pytest.mark.parametrize("kind", SAMPLES)
@@ -217,7 +211,7 @@ SPLIT_MISTAKES = {
 
 @pytest.mark.parametrize("mistake", SPLIT_MISTAKES)
 def test_random_split_mistakes_raise_as_in_pytorch(mistake, torch):
-    theirs = _error_of(lambda: torch.utils.data.random_split(range(10), SPLIT_MISTAKES[mistake]))
+    theirs = error_of(lambda: torch.utils.data.random_split(range(10), SPLIT_MISTAKES[mistake]))
     with pytest.raises(type(theirs)) as ours:
         random_split(range(10), SPLIT_MISTAKES[mistake])
     assert str(ours.value).startswith(str(theirs))
@@ -244,7 +238,7 @@ LOADER_MISTAKES = {
 def test_loader_argument_mistakes_raise_pytorchs_error(mistake, torch):
     options = dict(LOADER_MISTAKES[mistake])
     dataset = options.pop("dataset", list(range(4)))
-    theirs = _error_of(lambda: torch.utils.data.DataLoader(dataset, **options))
+    theirs = error_of(lambda: torch.utils.data.DataLoader(dataset, **options))
     assert theirs is not None
     with pytest.raises(type(theirs)) as ours:
         DataLoader(dataset, **options)
@@ -260,7 +254,7 @@ def test_a_data_set_without_len_is_a_type_error_as_in_pytorch(torch):
     with pytest.raises(TypeError, match=r"dataset must be a map-style data set, with __len__ and __getitem__.*"
                                         r"got _NoLength"):
         DataLoader(_NoLength(), batch_size=2)
-    assert isinstance(_error_of(lambda: len(torch.utils.data.DataLoader(_NoLength(), batch_size=2))), TypeError)
+    assert isinstance(error_of(lambda: len(torch.utils.data.DataLoader(_NoLength(), batch_size=2))), TypeError)
     assert [minidl.to_numpy(b).tolist() for b in DataLoader(_NoLength(), sampler=[5, 2], batch_size=2)] == [[5, 2]]
 
 
@@ -288,14 +282,14 @@ COLLATE_MISTAKES = {
 
 @pytest.mark.parametrize("mistake", COLLATE_MISTAKES)
 def test_collate_mistakes_raise_pytorchs_error(mistake, torch):
-    theirs = _error_of(lambda: torch.utils.data.default_collate(COLLATE_MISTAKES[mistake](torch.tensor)))
+    theirs = error_of(lambda: torch.utils.data.default_collate(COLLATE_MISTAKES[mistake](torch.tensor)))
     with pytest.raises(type(theirs)) as ours:
         default_collate(COLLATE_MISTAKES[mistake](minidl.tensor))
     assert str(ours.value).startswith(str(theirs).split(" object at ")[0])
 
 
 def test_tensor_dataset_of_different_lengths_raises_pytorchs_assertion(torch):
-    theirs = _error_of(lambda: torch.utils.data.TensorDataset(torch.zeros(3), torch.zeros(4)))
+    theirs = error_of(lambda: torch.utils.data.TensorDataset(torch.zeros(3), torch.zeros(4)))
     with pytest.raises(AssertionError, match=r"Size mismatch between tensors: .*\[3, 4\]") as ours:
         TensorDataset(minidl.zeros(3), minidl.zeros(4))
     assert isinstance(theirs, AssertionError) and str(ours.value).startswith(str(theirs))
