@@ -338,7 +338,7 @@ def _node_name(backward):
 
 # ---- the backward pass --------------------------------------------------------------------------------
 def _topological_order(root):
-    """Every node reachable from ``root``, each after all the nodes it feeds: one iterative walk."""
+    """Every node reachable from ``root``, each after its inputs (the nodes that feed it): one iterative walk."""
     order, seen, stack = [], set(), [(root, False)]
     while stack:
         node, finished = stack.pop()
