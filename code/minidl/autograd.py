@@ -184,6 +184,7 @@ def is_inference_mode_enabled():
 
 # ---- version counters -----------------------------------------------------------------------------
 _versions = {}  # id(memory owner) -> number of in-place changes; entries die with their owner
+_pinned = []  # owners that can't be weakly referenced, kept alive so their ids stay unique
 
 
 def _owner(array):
@@ -231,12 +232,9 @@ def bump_version(array):
     if key not in _versions:
         try:
             weakref.finalize(owner, _versions.pop, key, None)
-        except TypeError:  # an owner that can't be weakly referenced: pin it so its id stays unique
+        except TypeError:
             _pinned.append(owner)
     _versions[key] = _versions.get(key, 0) + 1
-
-
-_pinned = []
 
 
 # ---- nodes --------------------------------------------------------------------------------------------

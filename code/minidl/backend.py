@@ -266,6 +266,16 @@ def xp():
     return current().xp
 
 
+def check_generator(generator, caller):
+    """``generator`` if it is None or a NumPy ``Generator`` (seeded draws on the host), else TypeError naming ``caller``."""
+    if generator is not None and not isinstance(generator, numpy.random.Generator):
+        raise TypeError(
+            f"{caller}: generator must be a NumPy Generator such as numpy.random.default_rng(0), "
+            f"got {type(generator).__name__} {generator!r}"
+        )
+    return generator
+
+
 def host_generator(seed):
     """A private NumPy generator, for draws that must not disturb the library's seeded stream."""
     return numpy.random.default_rng(seed)

@@ -38,16 +38,11 @@ def _draw(kind, shape, dtype, generator, name):
         )
     current = backend.current()
     drawn = backend.float64 if dtype == backend.float64 else backend.float32  # what the generators make
-    if generator is None:
+    if backend.check_generator(generator, f"{name}()") is None:
         values = current.uniform(shape, drawn) if kind == "uniform" else current.normal(shape, drawn)
-    elif isinstance(generator, type(current.host_rng)):  # a numpy.random.Generator
+    else:
         host = generator.random(shape, dtype=drawn) if kind == "uniform" else generator.standard_normal(shape, dtype=drawn)
         values = current.from_host(host)
-    else:
-        raise TypeError(
-            f"{name}(): generator must be a NumPy Generator such as numpy.random.default_rng(0), "
-            f"got {type(generator).__name__} {generator!r}"
-        )
     if values.dtype != dtype:  # float16: rounding must not carry a uniform draw up to 1
         values = values.astype(dtype)
         if kind == "uniform":

@@ -30,11 +30,7 @@ def sample(logits, temperature=1.0, top_k=None, generator=None):
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= vocabulary):
         raise ValueError(f"sample: top_k must be an integer in [1, {vocabulary}] (the number of logits) or None, got {top_k!r}")
     xp, current = backend.xp(), backend.current()
-    if generator is not None and not isinstance(generator, type(current.host_rng)):  # numpy.random.Generator
-        raise TypeError(
-            f"sample: generator must be a NumPy Generator such as numpy.random.default_rng(0), "
-            f"got {type(generator).__name__} {generator!r}"
-        )
+    backend.check_generator(generator, "sample")
     rows = logits.data.reshape(-1, vocabulary).astype(backend.float64)
     undefined = xp.isnan(rows).any(axis=1) | (rows == xp.inf).any(axis=1) | (rows == -xp.inf).all(axis=1)
     if undefined.any():

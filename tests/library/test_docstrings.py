@@ -67,6 +67,7 @@ NOT_TAUGHT = {
     "minidl.backend.DeviceArray": "backend machinery for the simulated GPU used by the tests",
     "minidl.backend.SimulatedGPUBackend": "backend machinery for the tests",
     "minidl.backend.host_generator": "backend machinery (seeded host draws)",
+    "minidl.backend.check_generator": "backend machinery (the generator= argument of the draws)",
     "minidl.backend.xp": "backend machinery (the array namespace inside the library)",
     "Tensor.size": "PyTorch-compatible spelling of shape",
     "Tensor.unbind": "method form of minidl.unbind, which no chapter calls",

@@ -66,18 +66,6 @@ class InPlace(TensorBase):
         old._requires_grad, old._grad_accumulator = self._requires_grad, self._grad_accumulator
         return old
 
-    def __iadd__(self, other):
-        return self._in_place(operator.add, other)
-
-    def __isub__(self, other):
-        return self._in_place(operator.sub, other)
-
-    def __imul__(self, other):
-        return self._in_place(operator.mul, other)
-
-    def __itruediv__(self, other):
-        return self._in_place(operator.truediv, other)
-
     def add_(self, other):
         """``self += other`` in place; returns self."""
         return self._in_place(operator.add, other)
@@ -93,6 +81,8 @@ class InPlace(TensorBase):
     def div_(self, other):
         """``self /= other`` in place; returns self."""
         return self._in_place(operator.truediv, other)
+
+    __iadd__, __isub__, __imul__, __itruediv__ = add_, sub_, mul_, div_  # x += y is x.add_(y)
 
     def zero_(self):
         """Fill with zeros in place (e.g. ``p.grad.zero_()``); returns self."""
