@@ -142,6 +142,34 @@ def test_no_cell_output_holds_a_traceback(pages: dict[Path, BeautifulSoup]) -> N
     assert not problems, f"tracebacks outside cells tagged raises-exception: {problems}"
 
 
+RAW_TABLE = re.compile(r"^\s*\|.*\|\s*$")
+
+
+def raw_markdown_tables(page: BeautifulSoup) -> list[str]:
+    """Lines of a page's visible text (outside code) that look like Markdown table rows: an unrendered table."""
+    page = BeautifulSoup(str(page), "html.parser")
+    for hidden in page.select("pre, code, script, style"):
+        hidden.decompose()
+    return [line.strip() for line in page.get_text("\n").splitlines() if RAW_TABLE.match(line)]
+
+
+def test_no_page_shows_a_raw_markdown_table(pages: dict[Path, BeautifulSoup]) -> None:
+    problems = {
+        str(path.relative_to(HTML)): rows[:2]
+        for path, page in pages.items()
+        if (rows := raw_markdown_tables(page))
+    }
+    assert not problems, f"Markdown tables shown as text: {problems}"
+
+
+def test_raw_table_detector_finds_unrendered_tables_only() -> None:
+    page = BeautifulSoup(
+        "<p>| a | b |<br/>|---|---|</p><table><tr><td>a</td></tr></table><pre>| code | stays |</pre>",
+        "html.parser",
+    )
+    assert raw_markdown_tables(page) == ["| a | b |", "|---|---|"]
+
+
 def test_status_page_lists_every_executed_chapter(built_book: Path) -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     status = soup(built_book / "book" / "status.html")
