@@ -57,10 +57,11 @@ LAYERS = [
     ["nn.init", "nn.module", "nn.utils"],
     ["nn.activation", "nn.linear", "nn.dropout", "nn.normalization", "nn.embedding", "nn.loss", "nn.conv",
      "nn.pooling", "nn.recurrent", "nn.attention", "nn.upsampling"],
-    ["nn.transformer", "nn.container"],
+    ["nn.transformer", "nn.container", "nn.lora"],
     ["nn"],
+    ["models", "models.*"],  # whole models built from nn's layers (the GPT of Part 6)
     ["optim"],
-    ["train", "counting"],
+    ["train", "counting", "metrics", "metrics.*", "uncertainty", "diffusion", "rl", "rl.*"],
     [""],  # minidl itself
     ["as_torch"],  # runs PyTorch code on minidl: above everything
 ]
