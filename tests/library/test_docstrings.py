@@ -135,6 +135,8 @@ NOT_TAUGHT = {
     "minidl.tensor.reductions.Reductions": "one of the parts Tensor is made of; the chapters use Tensor's methods",
     "minidl.tensor.shaping.Shaping": "one of the parts Tensor is made of; the chapters use Tensor's methods",
     "minidl.tensor.reductions.ReductionResult": "the (values, indices) pair of max(dim) and min(dim), as torch.return_types",
+    "minidl.tensor.reductions.SortResult": "the (values, indices) pair of sort, as torch.return_types.sort",
+    "minidl.tensor.reductions.TopKResult": "the (values, indices) pair of topk, as torch.return_types.topk",
     # PyTorch's factories, grad modes, devices and distributions, for code written against torch
     "minidl.empty": "PyTorch-compatible factory (zeros here), unused by the chapters",
     "minidl.eye": "PyTorch-compatible factory, unused by the chapters",
@@ -182,7 +184,8 @@ NOT_TAUGHT.update({f"minidl.{name}": f"function form of Tensor.{method} (torch.{
 NOT_TAUGHT.update({f"Tensor.{name}": "PyTorch-compatible method; no chapter uses it yet" for name in (
     "add sub subtract mul multiply div divide true_divide pow neg negative mm eq ne lt le gt ge greater "
     "greater_equal less less_equal not_equal sin cos log2 log10 log1p expm1 rsqrt reciprocal square floor ceil "
-    "trunc round sign maximum minimum all any cumsum t").split()})
+    "trunc round sign maximum minimum all any cumsum t prod logsumexp norm amax sort argsort topk repeat split "
+    "chunk flip tril triu masked_fill").split()})
 NOT_TAUGHT.update({
     "minidl.as_tensor": "PyTorch-compatible conversion that shares memory; the chapters copy with minidl.tensor",
     "minidl.from_numpy": "PyTorch-compatible conversion that shares memory; the chapters copy with minidl.tensor",

@@ -23,6 +23,7 @@ INPUTS = {  # host arrays; a name in a case's arguments stands for a tensor made
     "n": _rng.integers(-5, 6, size=(3, 4)),
     "k": _rng.integers(1, 4, size=(3, 4)),
     "b": _rng.random(size=(3, 4)) > 0.3,
+    "z": np.where(np.arange(12).reshape(3, 4) % 5 == 1, 0, _x).astype(np.float32),  # a zero in some rows
     "i": _rng.integers(0, 4, size=(3, 2)),
 }
 
@@ -90,6 +91,24 @@ CASES = [
     ("all_floats", "all", ("x",), {"dim": 0}),
     ("cumsum", "cumsum", ("x", 1), {}),
     ("cumsum_integers", "cumsum", ("n",), {"dim": 0}),
+    ("prod", "prod", ("x",), {}),
+    ("prod_dim_with_a_zero", "prod", ("z", 1), {}),
+    ("prod_integers_keepdim", "prod", ("k",), {"dim": 0, "keepdim": True}),
+    ("logsumexp", "logsumexp", ("x", 1), {}),
+    ("logsumexp_dims_keepdim", "logsumexp", ("x", (0, 1)), {"keepdim": True}),
+    ("norm", "norm", ("x",), {}),
+    ("norm_zero_rows", "norm", ("z",), {"dim": 0}),
+    ("norm_1_dim", "norm", ("x", 1), {"dim": 1}),
+    ("norm_inf", "norm", ("x", float("inf")), {}),
+    ("norm_3_keepdim", "norm", ("x", 3), {"dim": 0, "keepdim": True}),
+    ("amax", "amax", ("x", 1), {}),
+    ("amax_dims", "amax", ("s", (0, 2)), {"keepdim": True}),
+    ("sort", "sort", ("x",), {}),
+    ("sort_descending_dim", "sort", ("x",), {"dim": 0, "descending": True}),
+    ("argsort", "argsort", ("x", 1), {}),
+    ("argsort_descending", "argsort", ("x",), {"dim": 0, "descending": True}),
+    ("topk", "topk", ("x", 2), {}),
+    ("topk_smallest_dim", "topk", ("x", 1), {"dim": 0, "largest": False}),
     ("reshape", "reshape", ("x", (2, 6)), {}),
     ("reshape_by_name", "reshape", ("x",), {"shape": (-1,)}),
     ("flatten", "flatten", ("s",), {"start_dim": 1}),
@@ -100,6 +119,13 @@ CASES = [
     ("squeeze", "squeeze", ("s",), {}),
     ("squeeze_dim", "squeeze", ("s", 1), {}),
     ("unsqueeze", "unsqueeze", ("x", 1), {}),
+    ("split", "split", ("x", 3, 1), {}),
+    ("split_sections", "split", ("x", [1, 2]), {"dim": 0}),
+    ("chunk", "chunk", ("x", 3), {"dim": 1}),
+    ("flip", "flip", ("x", (0, 1)), {}),
+    ("tril", "tril", ("x",), {}),
+    ("triu_diagonal", "triu", ("x", 1), {}),
+    ("masked_fill", "masked_fill", ("x", "b", -1.5), {}),
     ("clone", "clone", ("x",), {}),
     ("detach", "detach", ("x",), {}),
     ("numel", "numel", ("s",), {}),
@@ -245,3 +271,30 @@ def test_div_refuses_an_unknown_rounding_mode_as_torch(torch):
     with pytest.raises(RuntimeError) as ours:
         minidl.div(minidl.ones(2), 2, rounding_mode="round")
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("sizes", [(2, 1), (1, 3, 2), ((2, 2),)])
+def test_repeat_tiles_as_torch_and_sums_the_copies_back(sizes, torch):
+    """``x.repeat`` (a method only: PyTorch has no ``torch.repeat``) against torch, values and gradients."""
+    weights = np.random.default_rng(1).normal(size=torch.tensor(_x).repeat(*sizes).shape).astype(np.float32)
+    results = []
+    for library in (torch, minidl):
+        x = library.tensor(_x.copy(), requires_grad=True)
+        out = x.repeat(*sizes)
+        (out * library.tensor(weights)).sum().backward()
+        results.append((out.detach().numpy(), x.grad.detach().numpy()))
+    np.testing.assert_allclose(results[1][0], results[0][0])
+    np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda x: x.topk(5), "k must be an int from 0 to 4"),
+    (lambda x: x.split([1, 1]), "add up to 2, not to the size 3"),
+    (lambda x: x.masked_fill(minidl.tensor([True, False]), 0.0), "does not broadcast"),
+    (lambda x: x.repeat(2), "can not be smaller than the number of dimensions"),
+    (lambda x: x[0].tril(), "at least 2 dimensions"),
+    (lambda x: x.norm("nuc"), "p must be a number"),
+])
+def test_bad_arguments_of_the_orderings_and_masks_say_what_was_expected(call, message):
+    with pytest.raises((RuntimeError, ValueError), match=message):
+        call(minidl.tensor(_x.copy()))

@@ -1,14 +1,17 @@
-"""Reductions of tensors (sum, mean, var, std, max, min, argmax) with PyTorch's gradients and NaN rules."""
+"""Reductions of tensors (sum, mean, var, std, max, min, argmax, prod, logsumexp, norm) and the orderings
+(sort, argsort, topk), with PyTorch's gradients and NaN rules."""
 
 from collections import namedtuple
 
 from minidl import backend
 from minidl.tensor.base import TensorBase
-from minidl.tensor.promotion import quiet, zero_where
-from minidl.tensor.shapes import axes_of, normalize_dim, reduced_count, restore_dims
+from minidl.tensor.promotion import is_number, quiet, zero_where
+from minidl.tensor.shapes import axes_of, normalize_dim, reduced_count, restore_dims, restore_shape_without
 
 
 ReductionResult = namedtuple("ReductionResult", ["values", "indices"])
+SortResult = namedtuple("SortResult", ["values", "indices"])
+TopKResult = namedtuple("TopKResult", ["values", "indices"])
 
 
 class Reductions(TensorBase):
@@ -177,6 +180,124 @@ class Reductions(TensorBase):
         indices = _arg_extreme(self.data, largest, dim)
         return TensorBase._from_op(xp.expand_dims(indices, dim) if keepdim else indices, (), None)
 
+    def prod(self, dim=None, keepdim=False):
+        """The product over ``dim`` (all entries by default); bool and integers multiply in int64.
+
+        The gradient of each entry is the product of all the others, computed from running products
+        from both ends, so a zero entry gets the right gradient instead of 0/0.
+        """
+        xp = backend.xp()
+        data = self.data.astype(backend.int64) if self.dtype.kind in "biu" else self.data
+        if dim is None:
+            flat = self.reshape(-1).prod(0)
+            return flat.reshape((1,) * self.ndim) if keepdim else flat
+        dim = normalize_dim(dim, self.ndim)
+        out = data.prod(axis=dim, keepdims=keepdim) if self.ndim else data.copy()
+
+        def backward(g):
+            if not self.ndim:
+                return (g,)
+            ones = xp.ones_like(xp.take(data, [0], axis=dim))
+            before = xp.concatenate([ones, xp.cumprod(data, axis=dim)], axis=dim)
+            after = xp.flip(xp.concatenate([ones, xp.cumprod(xp.flip(data, dim), axis=dim)], axis=dim), dim)
+            n = self.shape[dim]
+            others = xp.take(before, range(n), axis=dim) * xp.take(after, range(1, n + 1), axis=dim)
+            return (others * restore_dims(g, dim, self.ndim, keepdim),)
+
+        return TensorBase._from_op(out, (self,), backward)
+
+    def logsumexp(self, dim, keepdim=False):
+        """log(sum(exp(x))) over ``dim``, computed as m + log(sum(exp(x - m))) with m the maximum, so
+        large entries do not overflow; the gradient is softmax(x) along ``dim``. All -inf gives -inf.
+        """
+        xp = backend.xp()
+        if self.dtype.kind not in "fc":
+            raise RuntimeError(f"logsumexp(): expected a floating-point tensor, got {self.dtype}; use .float()")
+        axes = axes_of(dim)
+        with quiet():
+            peak = self.data.max(axis=axes, keepdims=True) if self.data.size else xp.zeros((1,) * self.ndim, self.dtype)
+            peak = xp.where(xp.isfinite(peak), peak, 0)
+            total = xp.exp(self.data - peak).sum(axis=axes, keepdims=True)
+            kept = xp.log(total) + peak
+        out = kept if keepdim else kept.reshape(restore_shape_without(self.shape, axes))
+
+        def backward(g):
+            with quiet():
+                weights = xp.exp(self.data - kept)
+            return (weights * restore_dims(g, dim, self.ndim, keepdim),)
+
+        return TensorBase._from_op(out, (self,), backward)
+
+    def norm(self, p="fro", dim=None, keepdim=False):
+        """The p-norm over ``dim`` (all entries by default): (sum |x|^p)^(1/p); p = 2 and "fro" are the
+        Euclidean norm, p = 1 the sum of magnitudes, p = inf the largest magnitude. As in PyTorch, the
+        gradient of the 2-norm at the zero vector is 0. Raises ValueError for another string ``p``.
+        """
+        if p == "fro":
+            p = 2
+        if isinstance(p, str) or not is_number(p):
+            raise ValueError(f"norm(): p must be a number, inf or 'fro', got {p!r}")
+        magnitude = self.abs()
+        if p == float("inf"):
+            return magnitude.amax(dim, keepdim)
+        if p == 1:
+            return magnitude.sum(dim, keepdim)
+        if p == 2:
+            xp = backend.xp()
+            axes = axes_of(dim)
+            kept = xp.sqrt((self.data * self.data).sum(axis=axes, keepdims=True))
+            out = kept if keepdim else kept.reshape(restore_shape_without(self.shape, axes))
+
+            def backward(g):
+                safe = xp.where(kept == 0, 1, kept)
+                return (xp.where(kept == 0, 0, self.data / safe) * restore_dims(g, dim, self.ndim, keepdim),)
+
+            return TensorBase._from_op(out, (self,), backward)
+        return (magnitude ** p).sum(dim, keepdim) ** (1.0 / p)
+
+    def amax(self, dim=None, keepdim=False):
+        """The largest entry over ``dim`` (several dims allowed), a tensor without indices (``torch.amax``)."""
+        if dim is None or isinstance(dim, (tuple, list)):
+            if dim is None:
+                return self.max() if not keepdim else self.max().reshape((1,) * self.ndim)
+            out = self
+            for d in sorted((normalize_dim(d, self.ndim) for d in dim), reverse=True):
+                out = out.max(d, keepdim=True).values
+            return out if keepdim else out.reshape(restore_shape_without(self.shape, axes_of(tuple(dim))))
+        return self.max(dim, keepdim).values
+
+    def sort(self, dim=-1, descending=False, stable=False):
+        """The entries sorted along ``dim`` and where each came from: a (values, indices) pair, as in
+        PyTorch. NaN sorts as the largest value; ties keep their order when ascending. The gradient goes
+        back to each entry's place.
+        """
+        indices = self.argsort(dim, descending, stable)
+        return SortResult(self.gather(normalize_dim(dim, max(self.ndim, 1)) if self.ndim else 0, indices), indices)
+
+    def argsort(self, dim=-1, descending=False, stable=False):
+        """The indices that sort ``self`` along ``dim`` (int64, no gradient); see ``sort``."""
+        xp = backend.xp()
+        if not self.ndim:
+            return TensorBase._from_op(xp.zeros((), dtype=backend.int64), (), None)
+        dim = normalize_dim(dim, self.ndim)
+        order = xp.argsort(self.data, axis=dim, kind="stable")
+        if descending:  # NaN (last when ascending) comes first, as in PyTorch
+            order = xp.flip(order, dim)
+        return TensorBase._from_op(order.astype(backend.int64), (), None)
+
+    def topk(self, k, dim=-1, largest=True, sorted=True):
+        """The ``k`` largest (or smallest) entries along ``dim`` and their indices, as a (values, indices)
+        pair, e.g. the k most likely next tokens. Raises RuntimeError when k is out of range.
+        """
+        dim = normalize_dim(dim, max(self.ndim, 1)) if self.ndim else 0
+        size = self.shape[dim] if self.ndim else 1
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= size:
+            raise RuntimeError(f"topk(): k must be an int from 0 to {size} (the size of dim {dim}), got {k!r}")
+        indices = self.argsort(dim, descending=largest, stable=True)
+        if self.ndim:
+            indices = indices[(slice(None),) * dim + (slice(0, k),)]
+        return TopKResult(self.gather(dim, indices), indices)
+
 
 
 def _arg_extreme(data, largest, axis):
@@ -201,3 +322,4 @@ def _degrees_of_freedom(name, tensor, dim, unbiased, correction):
     if correction is None:
         correction = 0 if unbiased is False else 1
     return dim, max(0, reduced_count(tensor.shape, dim) - correction)
+

@@ -74,3 +74,13 @@ def is_advanced_index(index):
     """Whether an index gathers (holds a backend array) rather than slicing."""
     parts = index if isinstance(index, tuple) else (index,)
     return any(backend.current().is_array(p) for p in parts)
+
+
+def restore_shape_without(shape, axes):
+    """``shape`` with the reduced ``axes`` (a tuple, or None for all) removed."""
+    if axes is None:
+        return ()
+    if not isinstance(axes, tuple):
+        axes = (axes,)
+    axes = {a % len(shape) for a in axes} if shape else set()
+    return tuple(n for d, n in enumerate(shape) if d not in axes)

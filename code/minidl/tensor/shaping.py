@@ -1,4 +1,5 @@
-"""Shape operations of tensors (reshape, permute, squeeze, expand, indexing, gather): the same entries, rearranged."""
+"""Shape operations of tensors (reshape, permute, squeeze, expand, repeat, split, flip, triangles,
+indexing, gather, masked_fill): the same entries, rearranged or masked."""
 
 from minidl import autograd
 from minidl import backend
@@ -128,6 +129,97 @@ class Shaping(TensorBase):
     def gather(self, dim, index):
         """The entries of ``self`` that ``index`` picks along ``dim``; see ``minidl.gather``."""
         return gather(self, dim, index)
+
+    def repeat(self, *sizes):
+        """Tile the tensor: ``sizes[d]`` copies along each dimension d (more sizes than dimensions add
+        leading ones), as ``torch.Tensor.repeat``; the backward sums the copies."""
+        sizes = shape_arg(sizes)
+        if len(sizes) < self.ndim:
+            raise RuntimeError(
+                f"repeat(): the number of sizes ({len(sizes)}) can not be smaller than the number of "
+                f"dimensions of the tensor ({self.ndim})"
+            )
+        source = (1,) * (len(sizes) - self.ndim) + self.shape
+        out = backend.xp().tile(self.data.reshape(source), sizes)
+        shape = self.shape
+
+        def backward(g):
+            split = [n for pair in zip(sizes, source) for n in pair]
+            return (g.reshape(split).sum(axis=tuple(range(0, len(split), 2))).reshape(shape),)
+
+        return TensorBase._from_op(out, (self,), backward)
+
+    def split(self, split_size_or_sections, dim=0):
+        """Pieces along ``dim``: of ``split_size`` entries each (the last may be shorter), or of the
+        listed sizes, which must add up to the dimension's size; a tuple of views, as in PyTorch."""
+        dim = normalize_dim(dim, self.ndim)
+        size = self.shape[dim]
+        if isinstance(split_size_or_sections, (list, tuple)):
+            sections = list(split_size_or_sections)
+            if sum(sections) != size:
+                raise RuntimeError(
+                    f"split(): split sizes {sections} add up to {sum(sections)}, not to the size {size} of dim {dim}"
+                )
+        else:
+            step = split_size_or_sections
+            if isinstance(step, bool) or not isinstance(step, int) or step <= 0:
+                raise RuntimeError(f"split(): split_size must be a positive int, got {step!r}")
+            sections = [min(step, size - start) for start in range(0, size, step)] or [0]
+        pieces, start = [], 0
+        for n in sections:
+            pieces.append(self[(slice(None),) * dim + (slice(start, start + n),)])
+            start += n
+        return tuple(pieces)
+
+    def chunk(self, chunks, dim=0):
+        """At most ``chunks`` pieces of equal size along ``dim`` (the last may be smaller), as in PyTorch."""
+        if isinstance(chunks, bool) or not isinstance(chunks, int) or chunks <= 0:
+            raise RuntimeError(f"chunk(): chunks must be a positive int, got {chunks!r}")
+        size = self.shape[normalize_dim(dim, self.ndim)]
+        return self.split(max(1, -(-size // chunks)), dim)
+
+    def flip(self, *dims):
+        """The entries in reverse order along each of ``dims``; the backward flips the gradient back."""
+        dims = tuple(normalize_dim(d, self.ndim) for d in shape_arg(dims))
+        xp = backend.xp()
+        return TensorBase._from_op(xp.flip(self.data, dims), (self,), lambda g: (xp.flip(g, dims),))
+
+    def tril(self, diagonal=0):
+        """The lower triangle of the last two dimensions (entries j <= i + diagonal), zeros above; the
+        mask of causal attention."""
+        return self._triangle(diagonal, lower=True)
+
+    def triu(self, diagonal=0):
+        """The upper triangle of the last two dimensions (entries j >= i + diagonal), zeros below."""
+        return self._triangle(diagonal, lower=False)
+
+    def _triangle(self, diagonal, lower):
+        if self.ndim < 2:
+            raise RuntimeError(f"{'tril' if lower else 'triu'}(): input must have at least 2 dimensions, got shape {self.shape}")
+        xp = backend.xp()
+        rows, cols = self.shape[-2:]
+        keep = (xp.tril if lower else xp.triu)(xp.ones((rows, cols), dtype=bool), diagonal)
+        return TensorBase._from_op(xp.where(keep, self.data, 0).astype(self.dtype), (self,), lambda g: (xp.where(keep, g, 0),))
+
+    def masked_fill(self, mask, value):
+        """``self`` with ``value`` wherever the bool ``mask`` (broadcastable to self's shape) is True, e.g.
+        -inf at the future positions of causal attention; no gradient flows through the filled places."""
+        xp = backend.xp()
+        mask = mask.data if isinstance(mask, TensorBase) else as_array(mask)
+        if mask.dtype != bool:
+            raise RuntimeError(f"masked_fill(): mask must be a bool tensor, got dtype {mask.dtype}")
+        if isinstance(value, TensorBase):
+            if value.ndim:
+                raise RuntimeError(f"masked_fill(): value must be a number or a 0-d tensor, got shape {value.shape}")
+            value = value.item()
+        try:
+            mask = xp.broadcast_to(mask, self.shape)
+        except ValueError:
+            raise RuntimeError(
+                f"masked_fill(): mask of shape {tuple(mask.shape)} does not broadcast to the tensor's shape {self.shape}"
+            ) from None
+        out = xp.where(mask, xp.asarray(value).astype(self.dtype), self.data)
+        return TensorBase._from_op(out, (self,), lambda g: (xp.where(mask, 0, g),))
 
     view = reshape
 

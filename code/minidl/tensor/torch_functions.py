@@ -38,9 +38,12 @@ FUNCTIONS = {
     # reductions
     "sum": "sum", "mean": "mean", "var": "var", "std": "std", "max": "max", "min": "min",
     "argmax": "argmax", "argmin": "argmin", "all": "all", "any": "any", "cumsum": "cumsum",
+    "prod": "prod", "logsumexp": "logsumexp", "norm": "norm", "amax": "amax",
+    "sort": "sort", "argsort": "argsort", "topk": "topk",
     # shapes
     "reshape": "reshape", "flatten": "flatten", "permute": "permute", "transpose": "transpose", "t": "t",
     "squeeze": "squeeze", "unsqueeze": "unsqueeze",
+    "split": "split", "chunk": "chunk", "flip": "flip", "tril": "tril", "triu": "triu", "masked_fill": "masked_fill",
     # copies, graph and sizes
     "clone": "clone", "detach": "detach", "numel": "numel",
     # in place
@@ -52,7 +55,7 @@ NUMBER_INPUT = {"add", "sub", "subtract", "mul", "multiply", "div", "divide", "t
                 "remainder", "pow"}
 
 # the name PyTorch's function gives the sizes a method takes one by one (``x.permute(1, 0)``)
-SEQUENCE_PARAMETERS = {"reshape": "shape", "permute": "dims"}
+SEQUENCE_PARAMETERS = {"reshape": "shape", "permute": "dims", "flip": "dims"}
 
 
 def _signature(name, method):
