@@ -6,6 +6,7 @@ cache), then read the HTML it wrote. Deselect them with ``pytest -m "not book"``
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -20,6 +21,7 @@ from bs4 import BeautifulSoup
 from myst_nb.core.read import is_myst_markdown_notebook, read_myst_markdown_notebook
 
 from book_build import ROOT, build, tail, toc_files
+from chapter_checks import glued_numbers, typed_glued_numbers
 
 pytestmark = pytest.mark.book
 
@@ -125,6 +127,20 @@ def math_pages(pages: dict[Path, BeautifulSoup]) -> list[Path]:
         path for path, page in pages.items()
         if "book" in path.relative_to(HTML).parts and page.select(".math")
     ]
+
+
+def test_no_result_is_typed_where_it_could_be_glued(built_book: Path) -> None:
+    """A number in a chapter's prose that equals one of its glued values must be the glued value."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    executed = ROOT / "_build" / "jupyter_execute"
+    found = {}
+    for chapter in (f for f in toc_files(toc) if f.startswith("book/part")):
+        record = executed / f"{chapter}.glue.json"
+        glued = glued_numbers(json.loads(record.read_text())) if record.is_file() else {}
+        typed = typed_glued_numbers((ROOT / f"{chapter}.md").read_text(), glued)
+        if typed:
+            found[chapter] = typed
+    assert not found, found
 
 
 def test_every_toc_entry_has_a_page(built_book: Path) -> None:
