@@ -1,37 +1,52 @@
-"""minidl against PyTorch on the CPU: one full training step per workload, timed side by side.
+"""minidl against PyTorch on the CPU, like for like: one training step per workload, timed side by side.
 
-    python benchmarks/run.py            # the four workloads, a table, and benchmarks/results.json
+    python benchmarks/run.py            # the workloads, a table with spreads, and benchmarks/results.json
     python benchmarks/run.py --book     # also a cold full build of the book and a no-change rebuild
 
-Each workload is a forward pass, a backward pass and an optimizer step in float32. minidl and PyTorch
-(same thread count) alternate step by step in one process, so the machine's drift hits both alike;
-the table reports medians, the ratio minidl/PyTorch, and minidl's achieved GFLOP/s against a plain
-matrix multiply measured in the same run (the practical ceiling of this CPU).
+Each workload is built ONCE, from a function that takes a layer namespace (``minidl.nn`` or
+``torch.nn``), so both libraries run the same model from the same layer classes, shapes, masks and
+losses; PyTorch's fused ``TransformerEncoderLayer`` appears only on a row labelled as such. A step is
+a forward pass, a backward pass and an optimizer step in float32. The two libraries alternate step by
+step in one process, in several rounds; the table gives the median step times, the median ratio
+minidl/PyTorch over the rounds and its spread (lowest and highest round), the thread count, the BLAS
+library and kernel NumPy uses (threadpoolctl), and a plain float32 matrix multiply as the roof.
+
+``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``) set in a shell make NumPy's OpenBLAS pick another
+kernel than it would choose for the machine; the script runs itself again without them, so that the
+kernel is the one a reader's machine would get.
 """
 
-import argparse
-import json
 import os
-import pathlib
-import platform
-import shutil
-import statistics
-import subprocess
 import sys
-import tempfile
-import time
 
-import numpy as np
+_KERNEL_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+if any(name in os.environ for name in _KERNEL_OVERRIDES):  # before NumPy loads OpenBLAS
+    os.execve(sys.executable, [sys.executable, *sys.argv],
+              {k: v for k, v in os.environ.items() if k not in _KERNEL_OVERRIDES})
 
-import minidl
-import minidl.nn as nn
+import argparse  # noqa: E402
+import json  # noqa: E402
+import pathlib  # noqa: E402
+import platform  # noqa: E402
+import shutil  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_info, threadpool_limits  # noqa: E402
+
+import minidl  # noqa: E402
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-TARGETS = {"MLP": 1.0, "CNN": 2.0, "LSTM": 1.5, "Transformer block": 1.5}
+# The most minidl's step may take, as a multiple of PyTorch's (None: measured, no target).
+TARGETS = {"MLP": 0.9, "CNN": 1.5, "LSTM": 1.2, "Transformer block": 1.0, "RL-sized MLP": 0.6, "Decoder": 1.5,
+           "GPT": None, "Transformer block (PyTorch's fused layer)": None}
 
 
 def matmul_gflops(size=1024, repeats=10):
-    """GFLOP/s of one float32 NumPy matrix multiply: the ceiling a NumPy framework can reach."""
+    """GFLOP/s of one float32 NumPy matrix multiply: the roof a NumPy framework can reach."""
     a = np.random.default_rng(0).standard_normal((size, size), dtype=np.float32)
     a @ a
     times = []
@@ -42,127 +57,224 @@ def matmul_gflops(size=1024, repeats=10):
     return 2 * size**3 / statistics.median(times) / 1e9
 
 
-# ---- workloads: each returns (minidl step, torch step, forward FLOPs) ---------------------------
-def mlp(torch):
+# ---- workloads: each takes a library (minidl or torch) and returns (model, optimizer, x, y, loss) ----------
+def mlp(lib):
     rng = np.random.default_rng(0)
+    n = lib.nn
+    model = n.Sequential(n.Linear(784, 256), n.ReLU(), n.Linear(256, 128), n.ReLU(), n.Linear(128, 10))
     x, y = rng.standard_normal((128, 784), dtype=np.float32), rng.integers(0, 10, 128)
-    sizes = [784, 256, 128, 10]
-    ours = nn.Sequential(nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 128), nn.ReLU(), nn.Linear(128, 10))
-    theirs = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 128),
-                                 torch.nn.ReLU(), torch.nn.Linear(128, 10))
-    flops = sum(2 * 128 * a * b for a, b in zip(sizes, sizes[1:]))
-    return _steps(torch, ours, theirs, minidl.optim.SGD, torch.optim.SGD, dict(lr=0.01), x, y,
-                  nn.functional.cross_entropy), flops
+    flops = 2 * 128 * (784 * 256 + 256 * 128 + 128 * 10)
+    return model, lib.optim.SGD(model.parameters(), lr=0.01), x, y, lib.nn.functional.cross_entropy, flops
 
 
-def cnn(torch):
+def cnn(lib):
     rng = np.random.default_rng(0)
+    n = lib.nn
+    model = n.Sequential(n.Conv2d(1, 16, 3, padding=1), n.ReLU(), n.MaxPool2d(2),
+                         n.Conv2d(16, 32, 3, padding=1), n.ReLU(), n.MaxPool2d(2),
+                         n.Flatten(), n.Linear(32 * 7 * 7, 10))
     x, y = rng.standard_normal((64, 1, 28, 28), dtype=np.float32), rng.integers(0, 10, 64)
-
-    def build(n):
-        return n.Sequential(n.Conv2d(1, 16, 3, padding=1), n.ReLU(), n.MaxPool2d(2),
-                            n.Conv2d(16, 32, 3, padding=1), n.ReLU(), n.MaxPool2d(2),
-                            n.Flatten(), n.Linear(32 * 7 * 7, 10))
-
     flops = 2 * 64 * (28 * 28 * 16 * 9 + 14 * 14 * 32 * 16 * 9 + 32 * 7 * 7 * 10)
-    return _steps(torch, build(nn), build(torch.nn), minidl.optim.Adam, torch.optim.Adam, dict(lr=1e-3), x, y,
-                  nn.functional.cross_entropy), flops
+    return model, lib.optim.Adam(model.parameters(), lr=1e-3), x, y, lib.nn.functional.cross_entropy, flops
 
 
-def lstm(torch):
+def lstm(lib):
     vocabulary, embedding, hidden, length, batch = 83, 64, 256, 100, 32
     rng = np.random.default_rng(0)
     tokens = rng.integers(0, vocabulary, (batch, length + 1))
-    x, y = tokens[:, :-1], tokens[:, 1:].reshape(-1)
+    n = lib.nn
 
-    def build(n):
-        class LanguageModel(n.Module):
-            def __init__(self):
-                super().__init__()
-                self.embedding = n.Embedding(vocabulary, embedding)
-                self.lstm = n.LSTM(embedding, hidden, batch_first=True)
-                self.head = n.Linear(hidden, vocabulary)
+    class LanguageModel(n.Module):
+        def __init__(self):
+            super().__init__()
+            self.embedding = n.Embedding(vocabulary, embedding)
+            self.lstm = n.LSTM(embedding, hidden, batch_first=True)
+            self.head = n.Linear(hidden, vocabulary)
 
-            def forward(self, tokens):
-                output, _ = self.lstm(self.embedding(tokens))
-                return self.head(output).reshape(-1, vocabulary)
+        def forward(self, tokens):
+            output, _ = self.lstm(self.embedding(tokens))
+            return self.head(output).reshape(-1, vocabulary)
 
-        return LanguageModel()
-
+    model = LanguageModel()
     flops = 2 * batch * length * (4 * hidden * (embedding + hidden) + hidden * vocabulary)
-    return _steps(torch, build(nn), build(torch.nn), minidl.optim.Adam, torch.optim.Adam, dict(lr=1e-3), x, y,
-                  nn.functional.cross_entropy), flops
+    return (model, lib.optim.Adam(model.parameters(), lr=1e-3), tokens[:, :-1], tokens[:, 1:].reshape(-1),
+            lib.nn.functional.cross_entropy, flops)
 
 
-def transformer_block(torch):
+def _block_class(lib):
+    """A pre-norm transformer block from MultiheadAttention, LayerNorm and Linear, as minidl builds its own."""
+    n, F = lib.nn, lib.nn.functional
+
+    class Block(n.Module):
+        def __init__(self, width, heads):
+            super().__init__()
+            self.norm1, self.norm2 = n.LayerNorm(width), n.LayerNorm(width)
+            self.self_attn = n.MultiheadAttention(width, heads, batch_first=True)
+            self.linear1, self.linear2 = n.Linear(width, 4 * width), n.Linear(4 * width, width)
+
+        def forward(self, x, mask):
+            h = self.norm1(x)
+            x = x + self.self_attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+            return x + self.linear2(F.gelu(self.linear1(self.norm2(x))))
+
+    return Block
+
+
+def _causal(lib, length):
+    """The bool mask of causal attention, True where a query may NOT look (PyTorch's convention)."""
+    return lib.tensor(np.triu(np.ones((length, length), dtype=bool), 1))
+
+
+def transformer_block(lib):
     batch, length, width, heads = 16, 128, 128, 4
     rng = np.random.default_rng(0)
+    block, mask = _block_class(lib)(width, heads), _causal(lib, length)
+
+    class Causal(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.block = block
+
+        def forward(self, x):
+            return self.block(x, mask)
+
+    model = Causal()
     x = rng.standard_normal((batch, length, width), dtype=np.float32)
     target = rng.standard_normal((batch, length, width), dtype=np.float32)
-    ours = nn.TransformerBlock(width, heads, 4 * width, norm_first=True)
-    theirs = torch.nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True,
-                                              norm_first=True, activation="gelu")
-    mask = torch.nn.Transformer.generate_square_subsequent_mask(length)
+    flops = 2 * batch * length * (4 * width * width + 8 * width * width) + 4 * batch * length * length * width
+    return model, lib.optim.Adam(model.parameters(), lr=1e-3), x, target, lib.nn.functional.mse_loss, flops
 
-    class Causal(torch.nn.Module):
-        def __init__(self, layer):
+
+def transformer_block_fused(lib):
+    """PyTorch's TransformerEncoderLayer (its fused path) against minidl's TransformerBlock: labelled so."""
+    batch, length, width, heads = 16, 128, 128, 4
+    rng = np.random.default_rng(0)
+    if lib is minidl:
+        layer = minidl.nn.TransformerBlock(width, heads, 4 * width, norm_first=True, activation="gelu")
+    else:
+        layer = lib.nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True,
+                                               norm_first=True, activation="gelu")
+    mask = _causal(lib, length)
+
+    class Causal(lib.nn.Module):
+        def __init__(self):
             super().__init__()
             self.layer = layer
 
-        def forward(self, inputs):
-            return self.layer(inputs, src_mask=mask, is_causal=True)
+        def forward(self, x):
+            if lib is minidl:
+                return self.layer(x, attn_mask=mask)
+            return self.layer(x, src_mask=mask)
 
-    flops = 2 * batch * length * (4 * width * width + 2 * width * 4 * width) + 2 * 2 * batch * length * length * width
-    return _steps(torch, _CausalMinidl(ours), Causal(theirs), minidl.optim.Adam, torch.optim.Adam, dict(lr=1e-3),
-                  x, target, nn.functional.mse_loss), flops
-
-
-class _CausalMinidl(nn.Module):
-    def __init__(self, block):
-        super().__init__()
-        self.block = block
-
-    def forward(self, inputs):
-        return self.block(inputs, is_causal=True)
+    model = Causal()
+    x = rng.standard_normal((batch, length, width), dtype=np.float32)
+    target = rng.standard_normal((batch, length, width), dtype=np.float32)
+    flops = 2 * batch * length * (4 * width * width + 8 * width * width) + 4 * batch * length * length * width
+    return model, lib.optim.Adam(model.parameters(), lr=1e-3), x, target, lib.nn.functional.mse_loss, flops
 
 
-def _steps(torch, ours, theirs, our_optimizer, their_optimizer, options, x, y, loss_fn):
-    our_opt, their_opt = our_optimizer(ours.parameters(), **options), their_optimizer(theirs.parameters(), **options)
-    our_x, our_y = minidl.tensor(x), minidl.tensor(y)
-    their_x, their_y = torch.tensor(x), torch.tensor(y)
-    their_loss = getattr(torch.nn.functional, loss_fn.__name__)
+def rl_mlp(lib):
+    """The Q-network of the DQN chapter's size: per-operation overhead, not BLAS, sets its time."""
+    rng = np.random.default_rng(0)
+    n = lib.nn
+    model = n.Sequential(n.Linear(4, 64), n.ReLU(), n.Linear(64, 64), n.ReLU(), n.Linear(64, 2))
+    x, y = rng.standard_normal((32, 4), dtype=np.float32), rng.standard_normal((32, 2), dtype=np.float32)
+    flops = 2 * 32 * (4 * 64 + 64 * 64 + 64 * 2)
+    return model, lib.optim.Adam(model.parameters(), lr=1e-3), x, y, lib.nn.functional.mse_loss, flops
 
-    def our_step():
-        our_opt.zero_grad()
-        loss = loss_fn(ours(our_x), our_y)
+
+def decoder(lib):
+    """A VAE or GAN decoder: a linear layer, then two transposed convolutions up to 28x28."""
+    rng = np.random.default_rng(0)
+    n = lib.nn
+    model = n.Sequential(n.Linear(16, 32 * 7 * 7), n.ReLU(), n.Unflatten(1, (32, 7, 7)),
+                         n.ConvTranspose2d(32, 16, 4, stride=2, padding=1), n.ReLU(),
+                         n.ConvTranspose2d(16, 1, 4, stride=2, padding=1))
+    x = rng.standard_normal((64, 16), dtype=np.float32)
+    y = (rng.random((64, 1, 28, 28)) > 0.5).astype(np.float32)
+    flops = 2 * 64 * (16 * 32 * 49 + 14 * 14 * 16 * 32 * 16 + 28 * 28 * 16 * 16)
+    return (model, lib.optim.Adam(model.parameters(), lr=1e-3), x, y,
+            lib.nn.functional.binary_cross_entropy_with_logits, flops)
+
+
+def gpt(lib):
+    """The language-model chapter's size: 2 pre-norm blocks of width 64, 4 heads, context 32, characters."""
+    vocabulary, width, heads, layers, length, batch = 96, 64, 4, 2, 32, 32
+    rng = np.random.default_rng(0)
+    n, Block = lib.nn, _block_class(lib)
+    mask = _causal(lib, length)
+
+    class GPT(n.Module):
+        def __init__(self):
+            super().__init__()
+            self.token, self.position = n.Embedding(vocabulary, width), n.Embedding(length, width)
+            self.blocks = n.ModuleList([Block(width, heads) for _ in range(layers)])
+            self.norm, self.head = n.LayerNorm(width), n.Linear(width, vocabulary)
+
+        def forward(self, tokens):
+            x = self.token(tokens) + self.position(positions)
+            for block in self.blocks:
+                x = block(x, mask)
+            return self.head(self.norm(x)).reshape(-1, vocabulary)
+
+    positions = lib.tensor(np.arange(length))
+    model = GPT()
+    tokens = rng.integers(0, vocabulary, (batch, length + 1))
+    flops = layers * (2 * batch * length * 12 * width * width + 4 * batch * length * length * width)
+    flops += 2 * batch * length * width * vocabulary
+    return (model, lib.optim.Adam(model.parameters(), lr=1e-3), tokens[:, :-1], tokens[:, 1:].reshape(-1),
+            lib.nn.functional.cross_entropy, flops)
+
+
+WORKLOADS = {  # name -> (builder, steps per round)
+    "MLP": (mlp, 40), "CNN": (cnn, 8), "LSTM": (lstm, 3), "Transformer block": (transformer_block, 4),
+    "RL-sized MLP": (rl_mlp, 200), "Decoder": (decoder, 10), "GPT": (gpt, 10),
+    "Transformer block (PyTorch's fused layer)": (transformer_block_fused, 4),
+}
+
+
+def stepper(lib, built):
+    model, optimizer, x, y, loss_fn, _ = built
+    x, y = lib.tensor(x), lib.tensor(y)
+
+    def step():
+        optimizer.zero_grad()
+        loss = loss_fn(model(x), y)
         loss.backward()
-        our_opt.step()
+        optimizer.step()
 
-    def their_step():
-        their_opt.zero_grad()
-        loss = their_loss(theirs(their_x), their_y)
-        loss.backward()
-        their_opt.step()
-
-    return our_step, their_step
+    return step
 
 
-def time_pair(our_step, their_step, warmup, steps):
-    for _ in range(warmup):
+def time_rounds(our_step, their_step, steps, rounds):
+    """Median step time of each library in each round, the two alternating step by step."""
+    for _ in range(2):
         our_step()
         their_step()
     ours, theirs = [], []
-    for _ in range(steps):
-        start = time.perf_counter()
-        our_step()
-        ours.append(time.perf_counter() - start)
-        start = time.perf_counter()
-        their_step()
-        theirs.append(time.perf_counter() - start)
-    return statistics.median(ours), statistics.median(theirs)
+    for _ in range(rounds):
+        a, b = [], []
+        for _ in range(steps):
+            start = time.perf_counter()
+            our_step()
+            a.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            their_step()
+            b.append(time.perf_counter() - start)
+        ours.append(statistics.median(a))
+        theirs.append(statistics.median(b))
+    return ours, theirs
 
 
-WORKLOADS = {"MLP": (mlp, 100), "CNN": (cnn, 20), "LSTM": (lstm, 8), "Transformer block": (transformer_block, 10)}
+def blas_description():
+    """The BLAS library NumPy calls and the kernel it chose (threadpoolctl)."""
+    found = [info for info in threadpool_info() if info.get("user_api") == "blas"
+             and "numpy" in (info.get("filepath") or "")] or [info for info in threadpool_info()
+                                                             if info.get("user_api") == "blas"]
+    if not found:
+        return "unknown"
+    info = found[0]
+    return f"{info.get('internal_api')} {info.get('version')} ({info.get('architecture', 'kernel unknown')})"
 
 
 def book_build_times():
@@ -198,51 +310,56 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--book", action="store_true", help="also time a cold and a no-change book build")
     parser.add_argument("--only", nargs="*", help="workload names to run")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating rounds per workload (default 5)")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1,
+                        help="threads for both libraries (default: every core)")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "results.json"))
     args = parser.parse_args()
     try:
         import torch
     except ImportError:
         sys.exit("PyTorch is needed as the reference: pip install torch==2.13.0 (a CPU build)")
-    threads = int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
-    torch.set_num_threads(threads)
-    minidl.manual_seed(0)
-    torch.manual_seed(0)
-    ceiling = matmul_gflops()
+    torch.set_num_threads(args.threads)
     rows = []
-    for name, (workload, steps) in WORKLOADS.items():
-        if args.only and name not in args.only:
-            continue
-        try:
-            (our_step, their_step), flops = workload(torch)
-        except AttributeError as missing:
-            print(f"{name}: skipped, minidl lacks a layer it needs ({missing})")
-            continue
-        ours, theirs = time_pair(our_step, their_step, warmup=3, steps=steps)
-        gflops = 3 * flops / ours / 1e9  # forward + backward is about three forward passes
-        ratio = ours / theirs
-        rows.append(dict(workload=name, minidl_ms=ours * 1e3, torch_ms=theirs * 1e3, ratio=ratio,
-                         target=TARGETS[name], met=ratio <= TARGETS[name], minidl_gflops=gflops))
-    print(f"\nCPU: {platform.processor() or platform.machine()}, {threads} threads; "
-          f"NumPy float32 matmul ceiling: {ceiling:.1f} GFLOP/s\n")
-    print(f"{'workload':<18} {'minidl ms':>10} {'torch ms':>10} {'ratio':>7} {'target':>7} {'GFLOP/s':>8}")
+    with threadpool_limits(limits=args.threads, user_api="blas"):
+        ceiling = matmul_gflops()
+        for name, (workload, steps) in WORKLOADS.items():
+            if args.only and name not in args.only:
+                continue
+            minidl.manual_seed(0)
+            torch.manual_seed(0)
+            ours_built, theirs_built = workload(minidl), workload(torch)
+            ours, theirs = time_rounds(stepper(minidl, ours_built), stepper(torch, theirs_built), steps, args.rounds)
+            ratios = [a / b for a, b in zip(ours, theirs)]
+            ratio, target = statistics.median(ratios), TARGETS[name]
+            our_ms = statistics.median(ours) * 1e3
+            rows.append(dict(workload=name, minidl_ms=our_ms, torch_ms=statistics.median(theirs) * 1e3,
+                             ratio=ratio, ratio_low=min(ratios), ratio_high=max(ratios), target=target,
+                             met=None if target is None else ratio <= target,
+                             minidl_gflops=3 * ours_built[-1] / (our_ms / 1e3) / 1e9))
+            print(f"{name}: {ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f})", flush=True)
+    blas = blas_description()
+    print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, {args.rounds} rounds; "
+          f"NumPy BLAS: {blas}; float32 matmul roof: {ceiling:.1f} GFLOP/s\n")
+    print(f"{'workload':<42} {'minidl ms':>10} {'torch ms':>10} {'ratio':>6} {'spread':>11} {'target':>7} {'GFLOP/s':>8}")
     for row in rows:
-        flag = "" if row["met"] else "  <- target missed"
-        print(f"{row['workload']:<18} {row['minidl_ms']:>10.2f} {row['torch_ms']:>10.2f} {row['ratio']:>7.2f} "
-              f"{row['target']:>7.1f} {row['minidl_gflops']:>8.1f}{flag}")
+        flag = "" if row["met"] in (True, None) else "  <- target missed"
+        target = "-" if row["target"] is None else f"{row['target']:.1f}"
+        spread = f"{row['ratio_low']:.2f}-{row['ratio_high']:.2f}"
+        print(f"{row['workload']:<42} {row['minidl_ms']:>10.2f} {row['torch_ms']:>10.2f} {row['ratio']:>6.2f} "
+              f"{spread:>11} {target:>7} {row['minidl_gflops']:>8.1f}{flag}")
     machine = f"{platform.machine()} with {os.cpu_count()} cores ({platform.system()})"
-    results = dict(machine=machine, date=time.strftime("%Y-%m-%d"), threads=threads, matmul_gflops=ceiling,
-                   workloads=rows,
+    results = dict(machine=machine, date=time.strftime("%Y-%m-%d"), threads=args.threads, rounds=args.rounds,
+                   blas=blas, matmul_gflops=ceiling, workloads=rows,
                    numpy=np.__version__, torch=torch.__version__, python=platform.python_version())
     output = pathlib.Path(args.output)
-    output.write_text(json.dumps(results, indent=2) + "\n")  # the book's benchmark page reads it
     if args.book:
         results["book"] = book_build_times()
         print(f"\nbook: cold build {results['book']['cold build']:.0f} s, "
               f"no-change rebuild {results['book']['no-change rebuild']:.1f} s")
         for chapter, seconds in sorted(results["book"]["chapters"].items()):
             print(f"  {chapter:<28} {seconds if seconds is None else round(seconds, 1)} s")
-    output.write_text(json.dumps(results, indent=2) + "\n")
+    output.write_text(json.dumps(results, indent=2) + "\n")  # the book's benchmark page reads it
     print(f"\nwritten to {output}")
 
 
