@@ -193,6 +193,8 @@ class Normal(Distribution):
 
     ``loc`` and ``scale`` are tensors or numbers, broadcast together (numbers become float32 tensors);
     ``scale`` must be > 0 and ``loc`` not NaN, else ValueError. ``rsample`` is differentiable in both.
+
+    Taught in "Variational autoencoders and β-VAE" (book/part4/vae.md).
     """
 
     arg_constraints = {"loc": _real, "scale": _positive}
@@ -406,6 +408,8 @@ def kl_divergence(p, q):
     For Normal-Normal, Categorical-Categorical and Bernoulli-Bernoulli (and pairs added with
     ``register_kl``); NotImplementedError for any other pair, as in PyTorch. Where q gives zero
     probability to what p can draw, the divergence is inf.
+
+    Taught in "Variational autoencoders and β-VAE" (book/part4/vae.md).
     """
     for (type_p, type_q), function in _KL.items():
         if isinstance(p, type_p) and isinstance(q, type_q):

@@ -170,10 +170,8 @@ NOT_TAUGHT = {
     "Module.apply": "PyTorch-compatible traversal; the chapters' layers initialize themselves",
     "Module.buffers": "PyTorch-compatible; no chapter's module has a buffer",
     "minidl.distributions.Distribution": "base of the PyTorch-compatible distributions; no chapter samples from one yet",
-    "minidl.distributions.Normal": "PyTorch-compatible distribution; no chapter (VAE, RL) uses it yet",
     "minidl.distributions.Categorical": "PyTorch-compatible distribution; no chapter (RL) uses it yet",
     "minidl.distributions.Bernoulli": "PyTorch-compatible distribution; no chapter uses it yet",
-    "minidl.distributions.kl_divergence": "PyTorch-compatible; no chapter (VAE) uses it yet",
     "minidl.distributions.register_kl": "PyTorch-compatible extension point of kl_divergence, unused by the chapters",
 }
 
