@@ -15,6 +15,7 @@ from minidl.nn.functional.linear import dropout, linear
 from minidl.nn.functional.losses import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss,
 )
+from minidl.nn.functional.losses import gaussian_nll_loss
 from minidl.nn.functional.normalization import batch_norm, layer_norm
 from minidl.nn.functional.pooling import avg_pool2d, max_pool2d
 from minidl.nn.functional.recurrent import gru_step, lstm_sequence_fused, lstm_step, rnn_step
