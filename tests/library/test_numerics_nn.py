@@ -347,7 +347,8 @@ def test_a_loss_layer_given_the_data_explains_how_it_is_used(name, rng):
 def test_every_loss_layer_is_covered():
     layers = {name for name, cls in vars(loss_module).items() if isinstance(cls, type)
               and cls.__module__ == loss_module.__name__ and not name.startswith("_")}
-    assert layers == set(LOSS_LAYERS)
+    # GaussianNLLLoss takes (input, target, var): tests/library/test_uncertainty.py compares it with PyTorch
+    assert layers - {"GaussianNLLLoss"} == set(LOSS_LAYERS)
 
 
 # ---- 4. dropout -------------------------------------------------------------------------------

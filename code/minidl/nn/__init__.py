@@ -16,6 +16,7 @@ from minidl.nn.dropout import Dropout
 from minidl.nn.embedding import Embedding
 from minidl.nn.linear import Flatten, Identity, Linear, Unflatten
 from minidl.nn.loss import BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
+from minidl.nn.loss import GaussianNLLLoss
 from minidl.nn.module import Module, Parameter
 from minidl.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from minidl.nn.pooling import AvgPool2d, MaxPool2d

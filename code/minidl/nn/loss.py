@@ -132,3 +132,27 @@ class MSELoss(_Loss):
 
     def __init__(self, *, reduction="mean"):
         super().__init__(reduction)
+
+
+class GaussianNLLLoss(_Loss):
+    """``F.gaussian_nll_loss`` as a layer: minus the log-likelihood of the target under Normal(input, var).
+
+    Options as in PyTorch, keyword-only: ``full`` (add log(2 pi) / 2), ``eps`` (the floor of the
+    variance), ``reduction``. Called with three tensors: ``nn.GaussianNLLLoss()(mean, target, var)``.
+
+    Taught in "Uncertainty" (book/part6/uncertainty.md).
+    """
+    function = staticmethod(F.gaussian_nll_loss)
+
+    def __init__(self, *, full=False, eps=1e-6, reduction="mean"):
+        super().__init__(reduction)
+        self.full, self.eps = full, eps
+
+    def _options(self):
+        return {**super()._options(), "full": self.full, "eps": self.eps}
+
+    def forward(self, input, target, var):
+        return F.gaussian_nll_loss(input, target, var, **self._options())
+
+    def extra_repr(self):
+        return f"full={self.full}, eps={self.eps}, reduction={self.reduction!r}"

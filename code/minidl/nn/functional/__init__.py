@@ -15,6 +15,7 @@ from minidl.nn.functional.linear import dropout, linear
 from minidl.nn.functional.losses import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss,
 )
+from minidl.nn.functional.losses import gaussian_nll_loss
 from minidl.nn.functional.normalization import batch_norm, layer_norm
 from minidl.nn.functional.pooling import avg_pool2d, max_pool2d
 from minidl.nn.functional.recurrent import gru_step, lstm_sequence_fused, lstm_step, rnn_step
@@ -22,7 +23,8 @@ from minidl.nn.functional.upsampling import interpolate
 
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "causal_mask", "col2im",
-    "conv2d", "conv2d_naive", "conv_transpose2d", "cross_entropy", "dropout", "elu", "embedding", "gelu", "gru_step",
+    "conv2d", "conv2d_naive", "conv_transpose2d", "cross_entropy", "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu",
+    "gru_step",
     "im2col", "interpolate", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lstm_sequence_fused",
     "lstm_step", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad2d", "relu", "rnn_step",
     "scaled_dot_product_attention", "sigmoid", "silu", "sinusoidal_positions", "softmax", "softplus", "tanh", "windows",

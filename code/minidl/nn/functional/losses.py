@@ -282,3 +282,71 @@ def _elementwise_weight(weight, input, name):
         raise ValueError(
             f"{name}: a weight of shape {weight.shape} does not broadcast to the input's shape {input.shape}"
         ) from None
+
+
+_HALF_LOG_TWO_PI = 0.9189385332046727  # log(2 pi) / 2, the constant that full=True adds
+
+
+def gaussian_nll_loss(input, target, var, full=False, eps=1e-6, reduction="mean"):
+    """The negative log-likelihood of ``target`` under Normal(``input``, ``var``): (log v + (x - y)^2 / v) / 2.
+
+    A network that predicts a mean x and a variance v for every target, trained with this loss, learns
+    the noise of the data (aleatoric uncertainty) as v. Semantics and errors as in PyTorch:
+
+    - ``var`` has the input's shape (one variance per entry), or the input's shape without its last
+      dimension, or that shape with one dimension of size 1 (shared variances); a positive Python
+      number is used for every entry. A negative variance raises ValueError, a wrong shape ValueError.
+    - ``target`` has the input's shape, or one that broadcasts to it (ValueError otherwise).
+    - v is clamped at ``eps`` for stability; the clamp is invisible to autograd (the gradient with
+      respect to v is (1 / v - (x - y)^2 / v^2) / 2 evaluated at the clamped v), as in PyTorch.
+    - ``full=True`` adds log(2 pi) / 2; ``reduction`` is "mean", "sum" or "none".
+
+    Taught in "Uncertainty" (book/part6/uncertainty.md).
+    """
+    target = target if isinstance(target, Tensor) else input._lift(target)
+    if isinstance(var, (int, float)) and not isinstance(var, bool):
+        if var < 0:
+            raise ValueError(f"gaussian_nll_loss: var has negative entry/entries (got {var})")
+        var = Tensor(backend.xp().full(input.shape, var, dtype=input.dtype))
+    elif not isinstance(var, Tensor):
+        raise TypeError(f"gaussian_nll_loss: var must be a Tensor or a positive number, got {type(var).__name__}")
+    if bool((var.data < 0).any()):
+        raise ValueError(
+            f"gaussian_nll_loss: var has negative entry/entries (smallest {float(var.data.min())}); a variance "
+            "is never negative: predict it through softplus or exp"
+        )
+    var = _gaussian_variance_shape(input, var)
+    if not _broadcasts_to(target.shape, input.shape):
+        raise ValueError(
+            f"gaussian_nll_loss: target of shape {target.shape} does not broadcast to the input's shape {input.shape}"
+        )
+    if reduction not in ("none", "mean", "sum"):
+        raise ValueError(f"gaussian_nll_loss: {reduction!r} is not a valid value for reduction: use 'mean', "
+                         "'sum' or 'none'")
+    xp = backend.xp()
+    clamped = Tensor._from_op(xp.maximum(var.data, var.dtype.type(eps)), (var,), lambda g: (g,))
+    difference = input - target
+    loss = 0.5 * (clamped.log() + difference * difference / clamped)
+    if full:
+        loss = loss + _HALF_LOG_TWO_PI
+    return _reduce(loss, reduction)
+
+
+def _broadcasts_to(shape, target_shape):
+    """Whether an array of ``shape`` broadcasts to ``target_shape`` without changing it (NumPy's rule)."""
+    return len(shape) <= len(target_shape) and all(
+        s in (1, t) for s, t in zip(reversed(shape), reversed(target_shape)))
+
+
+def _gaussian_variance_shape(input, var):
+    """``var`` shaped to broadcast against ``input``, as PyTorch's gaussian_nll_loss accepts it."""
+    if var.shape == input.shape:
+        return var
+    if var.shape == input.shape[:-1]:
+        return var.unsqueeze(-1)
+    if var.ndim == input.ndim and sum(v for i, v in zip(input.shape, var.shape) if i != v) == 1:
+        return var
+    raise ValueError(
+        f"gaussian_nll_loss: var is of incorrect size: got {var.shape} for an input of shape {input.shape}; "
+        "expected the input's shape, that shape without its last dimension, or with one dimension of size 1"
+    )
