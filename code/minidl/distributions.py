@@ -194,7 +194,7 @@ class Normal(Distribution):
     ``loc`` and ``scale`` are tensors or numbers, broadcast together (numbers become float32 tensors);
     ``scale`` must be > 0 and ``loc`` not NaN, else ValueError. ``rsample`` is differentiable in both.
 
-    Taught in "Variational autoencoders and β-VAE" (book/part4/vae.md).
+    Taught in "Variational autoencoders and β-VAE" (book/part4/vae.md) and "Policy gradients" (book/part5/policy_gradients.md).
     """
 
     arg_constraints = {"loc": _real, "scale": _positive}
@@ -320,6 +320,8 @@ class Categorical(Distribution):
     normalized by log-softmax), a tensor of shape (..., K): the leading dimensions are the batch. Draws
     are int64 indices. ValueError for both or neither, a 0-d parameter, or probabilities that are
     negative or do not sum to a positive number.
+
+    Taught in "Policy gradients" (book/part5/policy_gradients.md).
     """
 
     arg_constraints = {"probs": _simplex, "logits": _real_vector}

@@ -170,7 +170,6 @@ NOT_TAUGHT = {
     "Module.apply": "PyTorch-compatible traversal; the chapters' layers initialize themselves",
     "Module.buffers": "PyTorch-compatible; no chapter's module has a buffer",
     "minidl.distributions.Distribution": "base of the PyTorch-compatible distributions; no chapter samples from one yet",
-    "minidl.distributions.Categorical": "PyTorch-compatible distribution; no chapter (RL) uses it yet",
     "minidl.distributions.Bernoulli": "PyTorch-compatible distribution; no chapter uses it yet",
     "minidl.distributions.register_kl": "PyTorch-compatible extension point of kl_divergence, unused by the chapters",
 }
