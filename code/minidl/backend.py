@@ -8,6 +8,10 @@ two spell differently (scatter-add, sliding windows, random draws) live here, on
 
 The ``"gpusim"`` backend is NumPy dressed up as a GPU: its arrays refuse to meet plain NumPy arrays,
 as CuPy's do, so a test suite run under it catches host/device mix-ups on a machine without a GPU.
+
+The backend chosen with ``use_backend`` (or ``MINIDL_BACKEND``) is the default device, where new
+tensors are made, and, when it is a GPU's, what ``"cuda"`` means; the CPU's NumPy backend (``host()``)
+is always there too, so a tensor lives on either (see ``minidl.device``).
 """
 
 import os
@@ -148,8 +152,8 @@ def _refuse_host_arrays(objects, where):
             _refuse_host_arrays(tuple(obj.values()), where)
         elif _is_host_array(obj):
             raise TypeError(
-                f"{where}: a host (NumPy) array met a device array; move it with "
-                "minidl.backend.current().from_host(...) first, as CuPy requires"
+                f"{where}: a host (NumPy) array met a device array; copy one to the other's device first "
+                "(Tensor.to(device), or a backend's from_host/to_host for arrays), as CuPy requires"
             )
 
 

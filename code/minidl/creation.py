@@ -24,6 +24,11 @@ def _leaf(data, requires_grad, device=None):
     return made.requires_grad_(requires_grad)
 
 
+def _like(input, device):
+    """The device of a ``*_like`` result: ``device`` if given, else ``input``'s, as in PyTorch."""
+    return device if device is not None or not isinstance(input, Tensor) else input.device
+
+
 def _dtype(dtype, default, name):
     """``dtype`` as a dtype object (``default`` when None), or TypeError naming ``name``'s argument."""
     try:
@@ -95,12 +100,12 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
     """Zeros with the shape and dtype of ``input`` (or ``dtype``)."""
-    return zeros(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return zeros(input.shape, dtype=input.dtype if dtype is None else dtype, device=_like(input, device), requires_grad=requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False):
     """Ones with the shape and dtype of ``input`` (or ``dtype``)."""
-    return ones(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return ones(input.shape, dtype=input.dtype if dtype is None else dtype, device=_like(input, device), requires_grad=requires_grad)
 
 
 def _fill_dtype(fill_value, name):
@@ -133,7 +138,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
     """``fill_value`` in the shape and dtype of ``input`` (or ``dtype``), as ``torch.full_like``."""
-    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype, device=device,
+    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype, device=_like(input, device),
                 requires_grad=requires_grad)
 
 
@@ -197,13 +202,13 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
 def rand_like(input, *, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1) in the shape and dtype of ``input``; NotImplementedError for an integer dtype, as PyTorch."""
     dtype = _dtype(input.dtype if dtype is None else dtype, None, "rand_like")
-    return _leaf(_draw("uniform", input.shape, dtype, None, "rand_like"), requires_grad, device)
+    return _leaf(_draw("uniform", input.shape, dtype, None, "rand_like"), requires_grad, _like(input, device))
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False):
     """Standard normal in the shape and dtype of ``input``; NotImplementedError for an integer dtype, as PyTorch."""
     dtype = _dtype(input.dtype if dtype is None else dtype, None, "randn_like")
-    return _leaf(_draw("normal", input.shape, dtype, None, "randn_like"), requires_grad, device)
+    return _leaf(_draw("normal", input.shape, dtype, None, "randn_like"), requires_grad, _like(input, device))
 
 
 def _integers(low, high, shape, dtype, generator, name):
@@ -239,7 +244,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
     if high is None:
         low, high = 0, low
     dtype = _dtype(input.dtype if dtype is None else dtype, None, "randint_like")
-    return _leaf(_integers(low, high, input.shape, dtype, None, "randint_like"), requires_grad, device)
+    return _leaf(_integers(low, high, input.shape, dtype, None, "randint_like"), requires_grad, _like(input, device))
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):

@@ -224,3 +224,11 @@ def test_a_checkpoint_saved_on_one_device_loads_on_the_other(saved_on, loaded_on
     for (name, a), (_, b) in zip(model.state_dict().items(), other.state_dict().items()):
         assert b.device != a.device
         np.testing.assert_array_equal(minidl.to_numpy(a), minidl.to_numpy(b), err_msg=name)
+
+
+@pytest.mark.parametrize("make", ["zeros_like", "ones_like", "full_like", "rand_like", "randn_like", "randint_like"])
+def test_a_like_factory_makes_its_result_on_the_inputs_device(make, gpu):
+    call = {"zeros_like": minidl.zeros_like, "ones_like": minidl.ones_like, "full_like": lambda x: minidl.full_like(x, 2.0),
+            "rand_like": minidl.rand_like, "randn_like": minidl.randn_like,
+            "randint_like": lambda x: minidl.randint_like(x, 5)}[make]
+    assert call(minidl.ones(2, device="cpu")).device == CPU and call(minidl.ones(2)).device == CUDA
