@@ -232,3 +232,11 @@ def test_a_like_factory_makes_its_result_on_the_inputs_device(make, gpu):
             "rand_like": minidl.rand_like, "randn_like": minidl.randn_like,
             "randint_like": lambda x: minidl.randint_like(x, 5)}[make]
     assert call(minidl.ones(2, device="cpu")).device == CPU and call(minidl.ones(2)).device == CUDA
+
+
+def test_a_gradient_on_another_device_cannot_be_assigned(gpu, torch):
+    x = minidl.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="Please ensure that the gradient and the tensor are on the same device"):
+        x.grad = minidl.ones(2, device="cpu")
+    x.grad = minidl.ones(2)
+    assert x.grad.device == CUDA

@@ -59,7 +59,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
     def grad(self):
         """dL/d(this tensor) after ``backward``: a Tensor of the same shape and dtype, or None.
 
-        Assigning it checks what PyTorch checks: a Tensor (or None) of this shape and dtype, else
+        Assigning it checks what PyTorch checks: a Tensor (or None) of this shape, dtype and device, else
         TypeError or RuntimeError, so an optimizer never broadcasts a wrong-shaped gradient.
 
         Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
@@ -80,6 +80,11 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
                 raise RuntimeError(
                     f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with dtype "
                     f"'{self.dtype}'; cast it first with .to({self.dtype})"
+                )
+            if backend.on_gpu(value.data) != backend.on_gpu(self.data):
+                raise RuntimeError(
+                    f"attempting to assign a gradient located on device '{value.device}' to a tensor located on "
+                    f"device '{self.device}'. Please ensure that the gradient and the tensor are on the same device"
                 )
         self._grad = value
 
