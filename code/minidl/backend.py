@@ -1,11 +1,17 @@
 """The array backend: NumPy on the CPU, CuPy on a GPU, and a simulated GPU for tests.
 
-Every array the library computes with comes from here. Library code asks ``xp()`` for the array
-module instead of importing NumPy or CuPy, so the same code runs on either. The few operations the
+Every array the library computes with comes from here. Library code asks ``xp(*arrays)`` for the
+array module of the arrays it computes on (``xp()`` alone: the default device's, for new arrays)
+instead of importing NumPy or CuPy, so the same code runs on either, and a CPU tensor computes with
+NumPy while a GPU is the default device. The few operations the
 two spell differently (scatter-add, sliding windows, random draws) live here, once.
 
 The ``"gpusim"`` backend is NumPy dressed up as a GPU: its arrays refuse to meet plain NumPy arrays,
 as CuPy's do, so a test suite run under it catches host/device mix-ups on a machine without a GPU.
+
+The backend chosen with ``use_backend`` (or ``MINIDL_BACKEND``) is the default device, where new
+tensors are made, and, when it is a GPU's, what ``"cuda"`` means; the CPU's NumPy backend (``host()``)
+is always there too, so a tensor lives on either (see ``minidl.device``).
 """
 
 import os
@@ -146,8 +152,8 @@ def _refuse_host_arrays(objects, where):
             _refuse_host_arrays(tuple(obj.values()), where)
         elif _is_host_array(obj):
             raise TypeError(
-                f"{where}: a host (NumPy) array met a device array; move it with "
-                "minidl.backend.current().from_host(...) first, as CuPy requires"
+                f"{where}: a host (NumPy) array met a device array; copy one to the other's device first "
+                "(Tensor.to(device), or a backend's from_host/to_host for arrays), as CuPy requires"
             )
 
 
@@ -167,6 +173,8 @@ def _plain(obj):
 def _to_device(result):
     if isinstance(result, numpy.ndarray):
         return result.view(DeviceArray)
+    if isinstance(result, numpy.generic):  # CuPy keeps a reduction's result a 0-d array on the device
+        return numpy.asarray(result).view(DeviceArray)
     if isinstance(result, tuple):
         return tuple(_to_device(r) for r in result)
     if isinstance(result, list):
@@ -235,24 +243,33 @@ class SimulatedGPUBackend(Backend):
 
 
 _FACTORIES = {"numpy": Backend, "cupy": CupyBackend, "gpusim": SimulatedGPUBackend}
-_current = None
+_current = None  # the default device's backend: where new tensors are made
+_host = None  # the CPU's backend (NumPy), always there
+_gpus = {}  # the GPU backends made so far, by name: arrays already on a GPU keep finding theirs
 
 
 def use_backend(name):
-    """Switch every array the library makes from now on to backend ``name``.
+    """Make backend ``name`` the default device: where every new tensor is made from now on.
 
-    ``"numpy"`` (the default), ``"cupy"`` (NVIDIA GPU) or ``"gpusim"`` (NumPy behaving like a GPU).
-    Tensors made before the switch stay on their old backend; make them again.
+    ``"numpy"`` (the default: new tensors on ``cpu``), ``"cupy"`` (an NVIDIA GPU: new tensors on
+    ``cuda:0``) or ``"gpusim"`` (NumPy behaving like a GPU, which plays ``cuda:0`` in the tests). A GPU
+    backend also becomes what ``"cuda"`` means for ``Tensor.to``; the CPU (NumPy) is always there.
+    Tensors made before the switch stay where they are. Seeds every random draw with 0 again.
     """
-    global _current
+    global _current, _host
     if name not in _FACTORIES:
         raise ValueError(f"unknown backend {name!r}; expected one of {', '.join(_BACKEND_NAMES)}")
     _current = _FACTORIES[name]()
+    if name == "numpy":
+        _host = _current
+    else:
+        _host = Backend()
+        _gpus[name] = _current
     return _current
 
 
 def current():
-    """The backend in use, created on first use from ``MINIDL_BACKEND`` (default ``numpy``).
+    """The backend of the default device, created on first use from ``MINIDL_BACKEND`` (default ``numpy``).
 
     Taught in "Vanishing and exploding gradients" (book/part2/vanishing_gradients.md) and "Long short-term memory" (book/part2/lstm.md).
     """
@@ -261,9 +278,53 @@ def current():
     return _current
 
 
-def xp():
-    """The array module of the current backend: ``numpy``, ``cupy`` or the simulated GPU."""
-    return current().xp
+def host():
+    """The CPU's backend (NumPy): where ``Tensor.cpu()`` puts a tensor, whatever the default device."""
+    current()
+    return _host
+
+
+def gpu():
+    """The GPU's backend, the default device's when that is a GPU (CuPy or the simulated one), else None."""
+    backend = current()
+    return None if backend is _host else backend
+
+
+def of(*arrays):
+    """The backend that owns ``arrays``: a GPU's if any of them lives on one, else the CPU's.
+
+    Host NumPy arrays, NumPy scalars and Python numbers belong to the CPU; CuPy arrays to CuPy;
+    the simulated GPU's arrays to it. Operations take their array module from here, so a tensor
+    computes on its own device whatever the default device is.
+    """
+    for array in arrays:
+        if isinstance(array, DeviceArray):
+            return _gpu_named("gpusim")
+        if type(array).__module__.startswith("cupy"):
+            return _gpu_named("cupy")
+    return host()
+
+
+def _gpu_named(name):
+    if name not in _gpus:
+        _gpus[name] = _FACTORIES[name]()
+    return _gpus[name]
+
+
+def is_array(obj):
+    """True for an array of any device (a host NumPy array, a CuPy array, a simulated GPU array)."""
+    return isinstance(obj, numpy.ndarray) or type(obj).__module__.startswith("cupy")
+
+
+def on_gpu(array):
+    """True when ``array`` lives on a GPU (CuPy, or the simulated GPU of the tests)."""
+    return isinstance(array, DeviceArray) or type(array).__module__.startswith("cupy")
+
+
+def xp(*arrays):
+    """The array module to compute with: that of ``arrays`` (see ``of``), or with none given the
+    default device's (``numpy``, ``cupy`` or the simulated GPU), for making new arrays."""
+    return of(*arrays).xp if arrays else current().xp
 
 
 def check_generator(generator, caller):
@@ -284,6 +345,11 @@ def host_generator(seed):
 def manual_seed(seed):
     """Seed every random draw the library makes (initialization, dropout, shuffling).
 
+    Every device's generator is seeded: the default device's, the CPU's and any GPU's.
+
     Taught in "The perceptron" (book/part1/perceptron.md).
     """
     current().seed(seed)
+    for backend in (_host, *_gpus.values()):
+        if backend is not _current:
+            backend.seed(seed)

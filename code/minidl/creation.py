@@ -1,7 +1,7 @@
 """Tensor factories and random draws named as in PyTorch (``zeros``, ``full``, ``randn``, ``multinomial``, ...).
 
-Every tensor is made on the current backend; ``device=`` may name only its device (see
-``minidl.device``). Random draws come from the library's seeded stream (``minidl.manual_seed``), made
+Every tensor is made on the default device (``minidl.use_backend``) or on ``device=`` (``"cpu"``,
+``"cuda"``; see ``minidl.device``). Random draws come from the library's seeded stream (``minidl.manual_seed``), made
 on the device, or from ``generator``, a NumPy ``Generator`` such as ``numpy.random.default_rng(0)``,
 where a function takes one. Integer and permutation draws are built from uniform ones:
 ``low + floor(u (high - low))`` and the order that sorts n uniform numbers.
@@ -11,14 +11,22 @@ import numbers
 
 from minidl import backend
 from minidl.tensor import Tensor
-from minidl.tensor.promotion import check_device
+from minidl.device import backend_for
+from minidl.tensor.promotion import move
 from minidl.tensor.shapes import shape_arg
 
 
 def _leaf(data, requires_grad, device=None):
+    """A leaf tensor of ``data`` (made on the default device) on ``device`` (None: the default device)."""
+    made = Tensor(data)
     if device is not None:
-        check_device(device)
-    return Tensor(data, requires_grad=requires_grad)
+        made = move(made, backend_for(device))
+    return made.requires_grad_(requires_grad)
+
+
+def _like(input, device):
+    """The device of a ``*_like`` result: ``device`` if given, else ``input``'s, as in PyTorch."""
+    return device if device is not None or not isinstance(input, Tensor) else input.device
 
 
 def _dtype(dtype, default, name):
@@ -29,14 +37,15 @@ def _dtype(dtype, default, name):
         raise TypeError(f"{name}(): dtype must be a dtype such as minidl.float32, got {dtype!r}") from None
 
 
-def _draw(kind, shape, dtype, generator, name):
-    """Uniform [0, 1) or standard normal draws of ``shape`` in floating ``dtype``, on the device."""
+def _draw(kind, shape, dtype, generator, name, owner=None):
+    """Uniform [0, 1) or standard normal draws of ``shape`` in floating ``dtype``, on backend ``owner``'s
+    device (None: the default device's)."""
     if dtype.kind != "f":
         raise NotImplementedError(
             f"{name}(): random {kind} draws need a floating dtype, got {dtype} (PyTorch refuses it too); "
             "use randint for integers"
         )
-    current = backend.current()
+    current = owner or backend.current()
     drawn = backend.float64 if dtype == backend.float64 else backend.float32  # what the generators make
     if backend.check_generator(generator, f"{name}()") is None:
         values = current.uniform(shape, drawn) if kind == "uniform" else current.normal(shape, drawn)
@@ -46,7 +55,7 @@ def _draw(kind, shape, dtype, generator, name):
     if values.dtype != dtype:  # float16: rounding must not carry a uniform draw up to 1
         values = values.astype(dtype)
         if kind == "uniform":
-            xp = backend.xp()
+            xp = current.xp
             values = xp.minimum(values, xp.nextafter(xp.ones((), dtype), xp.zeros((), dtype)))
     return values
 
@@ -91,12 +100,12 @@ def empty(*size, dtype=None, device=None, requires_grad=False):
 
 def zeros_like(input, *, dtype=None, device=None, requires_grad=False):
     """Zeros with the shape and dtype of ``input`` (or ``dtype``)."""
-    return zeros(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return zeros(input.shape, dtype=input.dtype if dtype is None else dtype, device=_like(input, device), requires_grad=requires_grad)
 
 
 def ones_like(input, *, dtype=None, device=None, requires_grad=False):
     """Ones with the shape and dtype of ``input`` (or ``dtype``)."""
-    return ones(input.shape, dtype=input.dtype if dtype is None else dtype, device=device, requires_grad=requires_grad)
+    return ones(input.shape, dtype=input.dtype if dtype is None else dtype, device=_like(input, device), requires_grad=requires_grad)
 
 
 def _fill_dtype(fill_value, name):
@@ -129,7 +138,7 @@ def full(size, fill_value, *, dtype=None, device=None, requires_grad=False):
 
 def full_like(input, fill_value, *, dtype=None, device=None, requires_grad=False):
     """``fill_value`` in the shape and dtype of ``input`` (or ``dtype``), as ``torch.full_like``."""
-    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype, device=device,
+    return full(input.shape, fill_value, dtype=input.dtype if dtype is None else dtype, device=_like(input, device),
                 requires_grad=requires_grad)
 
 
@@ -193,13 +202,13 @@ def randn(*size, generator=None, dtype=None, device=None, requires_grad=False):
 def rand_like(input, *, dtype=None, device=None, requires_grad=False):
     """Uniform on [0, 1) in the shape and dtype of ``input``; NotImplementedError for an integer dtype, as PyTorch."""
     dtype = _dtype(input.dtype if dtype is None else dtype, None, "rand_like")
-    return _leaf(_draw("uniform", input.shape, dtype, None, "rand_like"), requires_grad, device)
+    return _leaf(_draw("uniform", input.shape, dtype, None, "rand_like"), requires_grad, _like(input, device))
 
 
 def randn_like(input, *, dtype=None, device=None, requires_grad=False):
     """Standard normal in the shape and dtype of ``input``; NotImplementedError for an integer dtype, as PyTorch."""
     dtype = _dtype(input.dtype if dtype is None else dtype, None, "randn_like")
-    return _leaf(_draw("normal", input.shape, dtype, None, "randn_like"), requires_grad, device)
+    return _leaf(_draw("normal", input.shape, dtype, None, "randn_like"), requires_grad, _like(input, device))
 
 
 def _integers(low, high, shape, dtype, generator, name):
@@ -235,7 +244,7 @@ def randint_like(input, low=0, high=None, *, dtype=None, device=None, requires_g
     if high is None:
         low, high = 0, low
     dtype = _dtype(input.dtype if dtype is None else dtype, None, "randint_like")
-    return _leaf(_integers(low, high, input.shape, dtype, None, "randint_like"), requires_grad, device)
+    return _leaf(_integers(low, high, input.shape, dtype, None, "randint_like"), requires_grad, _like(input, device))
 
 
 def randperm(n, *, generator=None, dtype=None, device=None, requires_grad=False):
@@ -275,23 +284,24 @@ def multinomial(input, num_samples, replacement=False, *, generator=None):
     categories = input.shape[-1]
     if not replacement and num_samples > categories:
         raise RuntimeError("cannot sample n_sample > prob_dist.size(-1) samples without replacement")
-    xp = backend.xp()
+    owner = backend.of(input.data)
+    xp = owner.xp
     rows = input.data.reshape(-1, categories).astype(backend.float64)
     if rows.shape[0] == 0:
-        return Tensor(xp.zeros(input.shape[:-1] + (num_samples,), dtype=backend.int64))
+        return Tensor._from_op(xp.zeros(input.shape[:-1] + (num_samples,), dtype=backend.int64), (), None)
     if (~xp.isfinite(rows) | (rows < 0)).any():
         raise RuntimeError("probability tensor contains either `inf`, `nan` or element < 0")
     totals = rows.sum(axis=1, keepdims=True)
     if (totals <= 0).any():
         raise RuntimeError("invalid multinomial distribution (sum of probabilities <= 0)")
     if replacement:
-        u = _draw("uniform", (rows.shape[0], num_samples), xp.dtype(backend.float64), generator, "multinomial")
+        u = _draw("uniform", (rows.shape[0], num_samples), xp.dtype(backend.float64), generator, "multinomial", owner)
         samples = _inverse_cdf(rows, totals, u)
     else:  # the exponential race: one E_k = -log(1 - u_k) ~ Exp(1) per category, the smallest E_k / w_k first
-        u = _draw("uniform", rows.shape, xp.dtype(backend.float64), generator, "multinomial")
+        u = _draw("uniform", rows.shape, xp.dtype(backend.float64), generator, "multinomial", owner)
         race = xp.where(rows > 0, -xp.log1p(-u) / xp.where(rows > 0, rows, 1.0), xp.inf)
         samples = xp.argsort(race, axis=1)[:, :num_samples]
-    return Tensor(samples.astype(backend.int64).reshape(input.shape[:-1] + (num_samples,)))
+    return Tensor._from_op(samples.astype(backend.int64).reshape(input.shape[:-1] + (num_samples,)), (), None)
 
 
 def _inverse_cdf(rows, totals, u):
@@ -300,7 +310,7 @@ def _inverse_cdf(rows, totals, u):
     The rows' cumulative distributions are laid end to end, row i shifted by i, so one sorted search
     serves every row; a zero-weight category is never chosen (its cumulative weight equals the one before).
     """
-    xp = backend.xp()
+    xp = backend.xp(rows)
     count, categories = rows.shape
     shift = xp.arange(count, dtype=backend.float64)[:, None]
     cdf = xp.minimum(xp.cumsum(rows, axis=1) / totals, 1.0) + shift

@@ -1,12 +1,20 @@
 """Devices as PyTorch names them: ``minidl.device``, ``minidl.cuda`` and ``minidl.backends.cudnn``.
 
-minidl has one backend at a time, chosen with ``minidl.use_backend`` (or ``MINIDL_BACKEND``), not a
-device per tensor: every tensor lives on the current backend's device, ``cpu`` for NumPy and
-``cuda:0`` for CuPy. The simulated GPU (``minidl.use_backend("gpusim")``), NumPy arrays that refuse
-to mix with host arrays as CuPy's do, plays CUDA in the tests: under it ``minidl.cuda.is_available()``
-is True and tensors report ``device(type='cuda', index=0)``. So the usual opening of a PyTorch script,
+Every tensor has its own device, read from its array: ``cpu`` for a NumPy array, ``cuda:0`` for a
+CuPy array (or an array of the simulated GPU). An operation computes with the array module of its
+inputs, and inputs on two devices raise PyTorch's "Expected all tensors to be on the same device"
+(a Python number or a 0-d CPU tensor mixes with anything, as in PyTorch). ``Tensor.to``, ``.cpu()``
+and ``.cuda()`` copy a tensor between host and GPU, recorded in the graph so gradients flow back.
+
+``minidl.use_backend`` (or ``MINIDL_BACKEND``) chooses the default device, where new tensors are
+made, and what ``"cuda"`` means: ``"numpy"`` makes ``cpu`` the default and has no GPU (so
+``minidl.cuda.is_available()`` is False); ``"cupy"`` makes an NVIDIA GPU the default; ``"gpusim"``,
+NumPy arrays that refuse to mix with host arrays as CuPy's do, plays CUDA in the tests (a test selects
+it with ``minidl.use_backend("gpusim")``, as the autouse fixture of ``tests/library/conftest.py`` does):
+under it ``minidl.cuda.is_available()`` is True, new tensors are on ``cuda:0`` and ``x.cpu()`` is a
+NumPy tensor. So the usual opening of a PyTorch script,
 ``device = minidl.device("cuda" if minidl.cuda.is_available() else "cpu")`` then ``model.to(device)``
-and ``x.to(device)``, runs unchanged; asking for a device other than the backend's raises RuntimeError.
+and ``x.to(device)``, runs unchanged, and so does ``x.cpu().numpy()``.
 """
 
 import re
@@ -103,6 +111,34 @@ def get_default_device():
     return device("cuda", 0) if is_available() else device("cpu")
 
 
+def device_of(array):
+    """The device an array lives on: ``cuda:0`` for a GPU array (CuPy, simulated GPU), else ``cpu``."""
+    return _CUDA0 if backend.on_gpu(array) else _CPU
+
+
+def backend_for(target):
+    """The backend that holds tensors on device ``target`` (a string or ``device``; None: the default).
+
+    ``cpu`` is always NumPy; ``cuda`` (or ``cuda:0``) is the GPU backend chosen with
+    ``minidl.use_backend``. RuntimeError, with PyTorch's words, for ``cuda`` where no GPU backend is in
+    use or for a GPU number other than 0.
+    """
+    if target is None:
+        return backend.current()
+    target = device(target)
+    if target.type == "cpu":
+        return backend.host()
+    gpu = backend.gpu()
+    if gpu is None:
+        raise RuntimeError(
+            f"No CUDA GPUs are available (asked for device {str(target)!r}): minidl's GPU is the CuPy backend, "
+            "chosen with minidl.use_backend('cupy') or MINIDL_BACKEND=cupy (the tests' simulated GPU: 'gpusim')"
+        )
+    if target.index not in (None, 0):
+        raise RuntimeError(f"CUDA error: invalid device ordinal (device {str(target)!r}; minidl uses one GPU, cuda:0)")
+    return gpu
+
+
 def is_available():
     """``minidl.cuda.is_available()``: True when a GPU backend is in use (CuPy, or the simulated GPU of the tests)."""
     return backend.current().name in _GPU_BACKENDS
@@ -120,6 +156,9 @@ def _namespace(name, doc, **members):
     sys.modules.setdefault(module.__name__, module)
     return module
 
+
+_CPU = device("cpu")
+_CUDA0 = device("cuda", 0)
 
 cuda = _namespace(
     "cuda",

@@ -386,7 +386,7 @@ class Categorical(Distribution):
 
     def entropy(self):
         """-sum_k p_k log p_k over the categories, in nats (a zero probability adds 0)."""
-        logits = self.logits.clamp(min=float(backend.xp().finfo(self.logits.dtype).min))
+        logits = self.logits.clamp(min=float(backend.xp(self.logits.data).finfo(self.logits.dtype).min))
         return -(logits * self.probs).sum(-1)
 
 

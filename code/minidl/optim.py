@@ -12,6 +12,7 @@ import warnings
 from minidl import backend
 from minidl.nn.module import Module
 from minidl.tensor import Tensor, no_grad
+from minidl.tensor import promotion
 
 
 class Optimizer:
@@ -72,11 +73,20 @@ class Optimizer:
                 if group.get("weight_decay", 0) and not getattr(self, "decoupled_weight_decay", False):
                     grad = grad + group["weight_decay"] * p.data  # L2 penalty (lambda/2)||w||^2
                 state = self.state.setdefault(p, {"step": 0})
+                _follow(state, p.data)
                 state["step"] += 1
                 self._update(p.data, grad, state, group)
 
     def _update(self, param, grad, state, group):
         raise NotImplementedError
+
+
+def _follow(state, param):
+    """Move a parameter's state arrays to the parameter's device (after ``model.to``), as PyTorch keeps them."""
+    owner = backend.of(param)
+    for key, value in state.items():
+        if backend.is_array(value) and backend.of(value) is not owner:
+            state[key] = promotion.transfer(value, backend.of(value), owner)
 
 
 # ---- argument checks ---------------------------------------------------------------------------
@@ -224,10 +234,10 @@ class Adagrad(Optimizer):
 
     def _update(self, param, grad, state, group):
         if "sum" not in state:
-            state["sum"] = backend.xp().full_like(param, group["initial_accumulator_value"])
+            state["sum"] = backend.xp(param).full_like(param, group["initial_accumulator_value"])
         state["sum"] += grad * grad
         lr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
-        param -= lr * grad / (backend.xp().sqrt(state["sum"]) + group["eps"])
+        param -= lr * grad / (backend.xp(param).sqrt(state["sum"]) + group["eps"])
 
 
 class Adadelta(Optimizer):
@@ -240,7 +250,7 @@ class Adadelta(Optimizer):
         super().__init__(params, dict(lr=lr, rho=rho, eps=eps, weight_decay=weight_decay))
 
     def _update(self, param, grad, state, group):
-        xp, rho, eps = backend.xp(), group["rho"], group["eps"]
+        xp, rho, eps = backend.xp(param), group["rho"], group["eps"]
         if "square_avg" not in state:
             state["square_avg"], state["acc_delta"] = xp.zeros_like(param), xp.zeros_like(param)
         square_avg, acc_delta = state["square_avg"], state["acc_delta"]
@@ -263,7 +273,7 @@ class RMSprop(Optimizer):
                                       momentum=momentum, centered=centered))
 
     def _update(self, param, grad, state, group):
-        xp, alpha = backend.xp(), group["alpha"]
+        xp, alpha = backend.xp(param), group["alpha"]
         if "square_avg" not in state:
             state["square_avg"] = xp.zeros_like(param)
         square_avg = state["square_avg"]
@@ -296,7 +306,7 @@ class Adam(Optimizer):
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay))
 
     def _update(self, param, grad, state, group):
-        xp, (beta1, beta2), step = backend.xp(), group["betas"], state["step"]
+        xp, (beta1, beta2), step = backend.xp(param), group["betas"], state["step"]
         if "exp_avg" not in state:
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(param), xp.zeros_like(param)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]

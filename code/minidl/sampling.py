@@ -29,7 +29,7 @@ def sample(logits, temperature=1.0, top_k=None, generator=None):
     vocabulary = logits.shape[-1]
     if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= vocabulary):
         raise ValueError(f"sample: top_k must be an integer in [1, {vocabulary}] (the number of logits) or None, got {top_k!r}")
-    xp, current = backend.xp(), backend.current()
+    xp, current = backend.xp(logits.data), backend.of(logits.data)
     backend.check_generator(generator, "sample")
     rows = logits.data.reshape(-1, vocabulary).astype(backend.float64)
     undefined = xp.isnan(rows).any(axis=1) | (rows == xp.inf).any(axis=1) | (rows == -xp.inf).all(axis=1)
@@ -52,4 +52,4 @@ def sample(logits, temperature=1.0, top_k=None, generator=None):
     # the token is the first whose cumulative mass exceeds u * total: inverse-CDF sampling
     tokens = (cumulative <= uniform * cumulative[:, -1:]).sum(axis=1).clip(0, vocabulary - 1)
     tokens = tokens.astype(backend.int64)
-    return Tensor(tokens.reshape(logits.shape[:-1]))
+    return Tensor._from_op(tokens.reshape(logits.shape[:-1]), (), None)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import numpy
 
-from minidl.tensor import Tensor, to_numpy
+from minidl.tensor import tensor, to_numpy
 
 FORMAT_KEY = "__minidl_checkpoint__"
 FORMAT_VERSION = 1
@@ -93,8 +93,12 @@ def _arrays_to_save(state_dict):
     return arrays
 
 
-def load(path):
-    """Read a file written by ``save`` into ``{name: tensor}`` on the current backend.
+def load(path, map_location=None):
+    """Read a file written by ``save`` into ``{name: tensor}`` on the default device, or on ``map_location``.
+
+    A checkpoint holds host arrays, so one saved from any device loads onto any: ``map_location``
+    (``"cpu"``, ``"cuda"``, a ``minidl.device``) as PyTorch's; None puts the tensors on the default device
+    (``minidl.use_backend``). ``load_state_dict`` copies them onto the model's own devices anyway.
 
     Raises FileNotFoundError for a missing file and ValueError, naming ``path``, for a file that is not a
     checkpoint (a text file, a PyTorch file, a single ``.npy`` array, an archive of strings or objects).
@@ -130,7 +134,7 @@ def load(path):
             f"load: {os.fspath(path)!r} has checkpoint format {version}, newer than this minidl reads "
             f"({FORMAT_VERSION}); update minidl"
         )
-    return OrderedDict((name, Tensor(array)) for name, array in state.items())
+    return OrderedDict((name, tensor(array, device=map_location)) for name, array in state.items())
 
 
 def _not_a_checkpoint(path, why):

@@ -1,7 +1,8 @@
 """Every library test runs once per backend: NumPy, the GPU-like simulated backend, and CuPy on a GPU.
 
 The simulated backend refuses to mix host (NumPy) arrays with its own, as CuPy does, so a host/device
-leak anywhere in the library fails the suite on a machine without a GPU.
+leak anywhere in the library fails the suite on a machine without a GPU. Under a GPU backend the CPU is
+still there: ``x.cpu()`` is a NumPy tensor (``test_devices.py`` checks both devices and moves between them).
 """
 
 import numpy as np

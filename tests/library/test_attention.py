@@ -20,11 +20,11 @@ def to_torch(torch, array):
 
 
 def copy_into_torch(torch, ours, theirs):
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in ours.state_dict().items()})
 
 
 def assert_close(ours, theirs, rtol=1e-5, atol=1e-6, name=""):
-    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=rtol, atol=atol, err_msg=name)
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), theirs.detach().cpu().numpy(), rtol=rtol, atol=atol, err_msg=name)
 
 
 # ---- scaled dot-product attention -----------------------------------------------------------------
@@ -42,7 +42,7 @@ def test_attention_is_softmax_of_scaled_scores_times_values(rng):
     weights = np.exp(scores - scores.max(1, keepdims=True))
     weights /= weights.sum(1, keepdims=True)
     out = F.scaled_dot_product_attention(minidl.tensor(q), minidl.tensor(k), minidl.tensor(v))
-    np.testing.assert_allclose(out.numpy(), weights @ v, rtol=1e-10)
+    np.testing.assert_allclose(out.cpu().numpy(), weights @ v, rtol=1e-10)
 
 
 @pytest.mark.parametrize("mask_kind", ["none", "bool", "float", "causal"])
@@ -90,21 +90,21 @@ def test_boolean_true_means_allowed_in_scaled_dot_product_attention():
     v = minidl.tensor([[[1.0], [2.0], [4.0]]])
     allowed = minidl.tensor([[True, False, False], [True, True, False], [False, False, True]])
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed)
-    np.testing.assert_allclose(out.numpy().ravel(), [1.0, 1.5, 4.0])
+    np.testing.assert_allclose(out.cpu().numpy().ravel(), [1.0, 1.5, 4.0])
 
 
 def test_causal_attention_ignores_the_future(rng):
     q, k, v = (minidl.tensor(a) for a in qkv(rng, batch=(1,), length=4, source=4))
-    changed = v.detach().numpy().copy()
+    changed = v.detach().cpu().numpy().copy()
     changed[0, -1] += 100.0
-    before = F.scaled_dot_product_attention(q, k, v, is_causal=True).numpy()
-    after = F.scaled_dot_product_attention(q, k, minidl.tensor(changed), is_causal=True).numpy()
+    before = F.scaled_dot_product_attention(q, k, v, is_causal=True).cpu().numpy()
+    after = F.scaled_dot_product_attention(q, k, minidl.tensor(changed), is_causal=True).cpu().numpy()
     np.testing.assert_allclose(before[0, :3], after[0, :3])
     assert not np.allclose(before[0, 3], after[0, 3])
 
 
 def test_causal_mask_is_lower_triangular():
-    np.testing.assert_array_equal(causal_mask(3).numpy(), np.tril(np.ones((3, 3), dtype=bool)))
+    np.testing.assert_array_equal(causal_mask(3).cpu().numpy(), np.tril(np.ones((3, 3), dtype=bool)))
 
 
 @pytest.mark.parametrize(
@@ -132,9 +132,9 @@ def test_multihead_attention_parameters_are_named_and_shaped_as_in_pytorch():
 def test_multihead_attention_initialization_follows_pytorch():
     layer = nn.MultiheadAttention(64, 4)
     bound = np.sqrt(6 / (64 + 3 * 64))
-    weight = layer.in_proj_weight.detach().numpy()
+    weight = layer.in_proj_weight.detach().cpu().numpy()
     assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.95 * bound
-    assert not layer.in_proj_bias.detach().numpy().any() and not layer.out_proj.bias.detach().numpy().any()
+    assert not layer.in_proj_bias.detach().cpu().numpy().any() and not layer.out_proj.bias.detach().cpu().numpy().any()
 
 
 def test_multihead_attention_rejects_indivisible_heads():
@@ -260,7 +260,7 @@ def test_layer_norm_without_affine_gradient_matches_finite_differences(rng):
 
 
 def test_layer_norm_standardizes_each_example(rng):
-    out = nn.LayerNorm(50)(minidl.tensor(rng.normal(3, 5, size=(4, 50)).astype(np.float32))).detach().numpy()
+    out = nn.LayerNorm(50)(minidl.tensor(rng.normal(3, 5, size=(4, 50)).astype(np.float32))).detach().cpu().numpy()
     np.testing.assert_allclose(out.mean(1), 0, atol=1e-5)
     np.testing.assert_allclose(out.std(1), 1, atol=1e-3)
 
@@ -290,7 +290,7 @@ def test_layer_norm_rejects_a_mismatched_shape():
 
 # ---- positions, GELU and the transformer block ----------------------------------------------------
 def test_sinusoidal_positions_follow_the_formula():
-    table = sinusoidal_positions(50, 8).numpy()
+    table = sinusoidal_positions(50, 8).cpu().numpy()
     position, i = 7, 2
     angle = position / 10000 ** (2 * i / 8)
     assert table.shape == (50, 8)
@@ -304,16 +304,16 @@ def test_sinusoidal_positions_handle_an_odd_dimension():
 
 def test_positional_encoding_module_adds_the_table():
     x = minidl.zeros(2, 6, 4)
-    out = nn.SinusoidalPositionalEncoding(4, max_len=10)(x).numpy()
-    np.testing.assert_allclose(out[1], sinusoidal_positions(6, 4).numpy())
+    out = nn.SinusoidalPositionalEncoding(4, max_len=10)(x).cpu().numpy()
+    np.testing.assert_allclose(out[1], sinusoidal_positions(6, 4).cpu().numpy())
 
 
 @pytest.mark.parametrize("approximate", ["none", "tanh"])
 def test_gelu_matches_pytorch_and_finite_differences(rng, torch, approximate):
     x = rng.normal(0, 3, size=(50,))
     assert minidl.gradcheck(lambda a: F.gelu(a, approximate), [leaf(x)])
-    ours = F.gelu(minidl.tensor(x.astype(np.float32)), approximate).numpy()
-    theirs = torch.nn.functional.gelu(torch.tensor(x.astype(np.float32)), approximate=approximate).numpy()
+    ours = F.gelu(minidl.tensor(x.astype(np.float32)), approximate).cpu().numpy()
+    theirs = torch.nn.functional.gelu(torch.tensor(x.astype(np.float32)), approximate=approximate).cpu().numpy()
     np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
@@ -345,6 +345,6 @@ def test_causal_transformer_block_output_ignores_later_positions(rng):
     x = rng.normal(size=(1, 6, 8)).astype(np.float32)
     changed = x.copy()
     changed[0, 4:] += 10
-    before = block(minidl.tensor(x), is_causal=True).detach().numpy()
-    after = block(minidl.tensor(changed), is_causal=True).detach().numpy()
+    before = block(minidl.tensor(x), is_causal=True).detach().cpu().numpy()
+    after = block(minidl.tensor(changed), is_causal=True).detach().cpu().numpy()
     np.testing.assert_allclose(before[0, :4], after[0, :4], rtol=1e-5, atol=1e-6)

@@ -169,9 +169,9 @@ def test_unbind_gradient(dim, rng):
 def test_unbind_gives_the_slices_and_skips_unused_ones():
     x = minidl.tensor(np.arange(6.0).reshape(3, 2), requires_grad=True)
     first, second, third = x.unbind()
-    np.testing.assert_array_equal(second.detach().numpy(), [2.0, 3.0])
+    np.testing.assert_array_equal(second.detach().cpu().numpy(), [2.0, 3.0])
     (first * 2 + third).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [[2.0, 2.0], [0.0, 0.0], [1.0, 1.0]])
 
 
 def test_permute_gradient(rng):
@@ -183,17 +183,17 @@ def test_permute_gradient(rng):
 def test_gradient_of_a_repeated_index_adds_up():
     x = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
     x[minidl.tensor([0, 0, 2])].sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 0.0, 1.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [2.0, 0.0, 1.0])
 
 
 def test_gradients_accumulate_until_zeroed():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
     (x * 3).sum().backward()
     (x * 3).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [6.0, 6.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [6.0, 6.0])
     x.grad = None
     (x * x).sum().backward()
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 4.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [2.0, 4.0])
 
 
 def test_a_value_used_twice_gets_both_gradients():
@@ -223,7 +223,7 @@ def test_retain_grad_keeps_an_intermediate_gradient():
     x = minidl.tensor([1.0, 2.0], requires_grad=True)
     hidden = (x * 2).retain_grad()
     (hidden * hidden).sum().backward()
-    np.testing.assert_array_equal(hidden.grad.numpy(), [4.0, 8.0])
+    np.testing.assert_array_equal(hidden.grad.cpu().numpy(), [4.0, 8.0])
 
 
 def test_backward_on_a_non_scalar_needs_a_gradient():
@@ -231,7 +231,7 @@ def test_backward_on_a_non_scalar_needs_a_gradient():
     with pytest.raises(RuntimeError, match=r"shape \(2,\).*gradient="):
         (x * 2).backward()
     (x * 2).backward(minidl.tensor([1.0, 10.0]))
-    np.testing.assert_array_equal(x.grad.numpy(), [2.0, 20.0])
+    np.testing.assert_array_equal(x.grad.cpu().numpy(), [2.0, 20.0])
 
 
 def test_matmul_shape_mismatch_names_both_shapes():
@@ -268,24 +268,24 @@ def test_comparisons_give_boolean_tensors_without_gradient():
     x = minidl.tensor([1.0, -1.0], requires_grad=True)
     mask = x > 0
     assert mask.dtype == np.bool_ and not mask.requires_grad
-    np.testing.assert_array_equal(mask.numpy(), [True, False])
+    np.testing.assert_array_equal(mask.cpu().numpy(), [True, False])
 
 
 def test_max_with_dim_returns_values_and_indices():
     values, indices = minidl.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]).max(dim=1)
-    np.testing.assert_array_equal(values.numpy(), [5.0, 7.0])
-    np.testing.assert_array_equal(indices.numpy(), [1, 0])
+    np.testing.assert_array_equal(values.cpu().numpy(), [5.0, 7.0])
+    np.testing.assert_array_equal(indices.cpu().numpy(), [1, 0])
 
 
 def test_data_is_assignable_in_place():
     p = minidl.tensor([1.0, 2.0, 3.0], requires_grad=True)
     p.data[...] = minidl.tensor([4.0, 5.0, 6.0]).data
-    np.testing.assert_array_equal(p.detach().numpy(), [4.0, 5.0, 6.0])
+    np.testing.assert_array_equal(p.detach().cpu().numpy(), [4.0, 5.0, 6.0])
 
 
 def test_numpy_refuses_a_tensor_that_requires_grad():
     with pytest.raises(RuntimeError, match="detach"):
-        minidl.tensor([1.0], requires_grad=True).numpy()
+        minidl.tensor([1.0], requires_grad=True).cpu().numpy()
 
 
 def test_only_float_tensors_can_require_grad():
@@ -314,10 +314,10 @@ def test_in_place_update_under_no_grad_keeps_the_leaf():
     with minidl.no_grad():
         w -= 0.25 * w.grad
     assert w.requires_grad and w.is_leaf
-    np.testing.assert_array_equal(w.detach().numpy(), [0.5, 1.0])
+    np.testing.assert_array_equal(w.detach().cpu().numpy(), [0.5, 1.0])
     w.grad.zero_()
     (w * w).sum().backward()
-    np.testing.assert_array_equal(w.grad.numpy(), [1.0, 2.0])
+    np.testing.assert_array_equal(w.grad.cpu().numpy(), [1.0, 2.0])
 
 
 def test_in_place_change_of_a_leaf_that_requires_grad_is_refused_while_recording():
@@ -333,4 +333,4 @@ def test_in_place_ops_on_plain_tensors_change_them():
     x /= 2
     x += 1
     assert alias is x
-    np.testing.assert_array_equal(x.numpy(), [2.5, 4.0])
+    np.testing.assert_array_equal(x.cpu().numpy(), [2.5, 4.0])

@@ -37,9 +37,9 @@ def test_tensor_data_lives_on_the_backend(backend):
 
 def test_manual_seed_repeats_every_draw():
     minidl.manual_seed(7)
-    first = (minidl.randn(3).numpy(), minidl.nn.Linear(2, 2).weight.detach().numpy())
+    first = (minidl.randn(3).cpu().numpy(), minidl.nn.Linear(2, 2).weight.detach().cpu().numpy())
     minidl.manual_seed(7)
-    second = (minidl.randn(3).numpy(), minidl.nn.Linear(2, 2).weight.detach().numpy())
+    second = (minidl.randn(3).cpu().numpy(), minidl.nn.Linear(2, 2).weight.detach().cpu().numpy())
     for a, b in zip(first, second):
         np.testing.assert_array_equal(a, b)
 
@@ -49,7 +49,7 @@ def test_initialization_is_the_same_on_every_backend():
     for name in ("numpy", "gpusim"):
         minidl.use_backend(name)
         minidl.manual_seed(3)
-        weights[name] = minidl.nn.Linear(5, 4).weight.detach().numpy()
+        weights[name] = minidl.nn.Linear(5, 4).weight.detach().cpu().numpy()
     np.testing.assert_array_equal(weights["numpy"], weights["gpusim"])
 
 

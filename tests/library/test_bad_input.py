@@ -29,7 +29,7 @@ def _torch_mlp(torch):
 
 
 def _weights(model):
-    return {name: t.numpy().copy() for name, t in model.state_dict().items()}
+    return {name: t.cpu().numpy().copy() for name, t in model.state_dict().items()}
 
 
 def _assert_same_weights(model, before):
@@ -58,7 +58,7 @@ BAD_GRADS = {
 
 
 def _optimizer_snapshot(params, optimizer):
-    weights = [p.detach().numpy().copy() for p in params]
+    weights = [p.detach().cpu().numpy().copy() for p in params]
     state = {
         id(p): {key: value if isinstance(value, int) else minidl.to_numpy(value).copy() for key, value in s.items()}
         for p, s in optimizer.state.items()
@@ -189,9 +189,9 @@ def test_frozen_and_integer_tensors_are_accepted_and_left_alone_as_in_pytorch():
     optimizer = optim.SGD([trained, frozen, counts], lr=0.5)
     (trained * 2).sum().backward()
     optimizer.step()
-    np.testing.assert_array_equal(trained.detach().numpy(), [0.0, 0.0])
-    np.testing.assert_array_equal(frozen.numpy(), [1.0, 1.0])
-    np.testing.assert_array_equal(counts.numpy(), [1, 2])
+    np.testing.assert_array_equal(trained.detach().cpu().numpy(), [0.0, 0.0])
+    np.testing.assert_array_equal(frozen.cpu().numpy(), [1.0, 1.0])
+    np.testing.assert_array_equal(counts.cpu().numpy(), [1, 2])
 
 
 @pytest.mark.parametrize("scheduler, kwargs", [("StepLR", dict(step_size=2)), ("CosineAnnealingLR", dict(T_max=5))])
@@ -223,14 +223,14 @@ def test_sample_refuses_logits_without_a_distribution_and_draws_nothing(kind, ro
     if use_generator:
         assert generator.bit_generator.state == generator_state
     else:  # the library's stream has not moved: the next draw is the one a fresh seed gives
-        after_error = sample(minidl.zeros(50, 10)).numpy()
+        after_error = sample(minidl.zeros(50, 10)).cpu().numpy()
         minidl.manual_seed(3)
-        np.testing.assert_array_equal(after_error, sample(minidl.zeros(50, 10)).numpy())
+        np.testing.assert_array_equal(after_error, sample(minidl.zeros(50, 10)).cpu().numpy())
 
 
 def test_sample_never_draws_a_token_whose_logit_is_minus_inf():
     logits = minidl.tensor([[0.0, -np.inf, 0.0, -np.inf]] * 200)
-    assert set(sample(logits).numpy().tolist()) == {0, 2}
+    assert set(sample(logits).cpu().numpy().tolist()) == {0, 2}
 
 
 @pytest.mark.parametrize(
@@ -318,7 +318,7 @@ def test_a_checkpoint_is_marked_and_one_written_before_the_mark_still_loads(tmp_
     with np.load(tmp_path / "marked.npz") as archive:
         assert minidl.serialization.FORMAT_KEY in archive.files
     with open(tmp_path / "unmarked.npz", "wb") as file:  # what save wrote before the mark
-        np.savez(file, **{name: t.numpy() for name, t in model.state_dict().items()})
+        np.savez(file, **{name: t.cpu().numpy() for name, t in model.state_dict().items()})
     for name in ("marked.npz", "unmarked.npz"):
         loaded = minidl.load(tmp_path / name)
         assert list(loaded) == list(model.state_dict())
@@ -424,7 +424,7 @@ def test_load_state_dict_checks_everything_before_copying_anything(corruption, s
     before = _weights(target)
     error = error_of(lambda: target.load_state_dict(state, strict=strict))
     torch_target = _torch_mlp(torch)
-    torch_state = {name: torch.tensor(t.numpy()) for name, t in source.state_dict().items()}
+    torch_state = {name: torch.tensor(t.cpu().numpy()) for name, t in source.state_dict().items()}
     CORRUPTIONS[corruption](torch_state, torch)
     expected = error_of(lambda: torch_target.load_state_dict(torch_state, strict=strict))
     if expected is None:  # strict=False with only missing or unexpected keys: the rest loads, as in PyTorch
@@ -611,14 +611,14 @@ def test_a_list_of_samples_batches_as_pytorchs_default_collation_does(form, shuf
     if not shuffle:
         theirs = list(torch.utils.data.DataLoader(list(zip(X, y)), batch_size=4))
         for a, (inputs, targets) in zip(ours, theirs):
-            np.testing.assert_array_equal(a[0], inputs.numpy())
-            np.testing.assert_array_equal(a[1], targets.numpy())
+            np.testing.assert_array_equal(a[0], inputs.cpu().numpy())
+            np.testing.assert_array_equal(a[1], targets.cpu().numpy())
 
 
 def test_a_list_of_single_samples_batches_into_tensors(torch):
     X = np.arange(12, dtype=np.float32).reshape(6, 2)
     ours = [minidl.to_numpy(batch) for batch in DataLoader(list(X), batch_size=4)]
-    theirs = [batch.numpy() for batch in torch.utils.data.DataLoader(list(X), batch_size=4)]
+    theirs = [batch.cpu().numpy() for batch in torch.utils.data.DataLoader(list(X), batch_size=4)]
     for a, b in zip(ours, theirs):
         np.testing.assert_array_equal(a, b)
 

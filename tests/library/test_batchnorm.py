@@ -35,7 +35,7 @@ def _pair(torch, name, shape, options):
 
 
 def _host(value):
-    return value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def _step(torch, ours, theirs, x, upstream):
@@ -52,7 +52,7 @@ def _assert_state_matches(ours, theirs):
     assert list(state) == list(expected)
     for key, value in expected.items():
         assert str(state[key].dtype) == str(value.dtype).replace("torch.", ""), key
-        np.testing.assert_allclose(_host(state[key]), value.numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
+        np.testing.assert_allclose(_host(state[key]), value.cpu().numpy(), rtol=1e-5, atol=1e-6, err_msg=key)
 
 
 @pytest.mark.parametrize("option", OPTIONS)
@@ -66,16 +66,16 @@ def test_training_steps_then_evaluation_match_pytorch(layer, option, torch, rng)
         upstream = rng.normal(size=shape).astype(np.float32)
         (out, expected), (grad, expected_grad) = _step(torch, ours, theirs, x, upstream)
         np.testing.assert_allclose(_host(out), _host(expected), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(_host(grad), expected_grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(_host(grad), expected_grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
         for mine, reference in zip(ours.parameters(), theirs.parameters()):
-            np.testing.assert_allclose(_host(mine.grad), reference.grad.numpy(), rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(_host(mine.grad), reference.grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
         _assert_state_matches(ours, theirs)
     for mode in ("eval", "train"):
         getattr(ours, mode)(), getattr(theirs, mode)()
         x = rng.normal(size=shape).astype(np.float32)
         (out, expected), (grad, expected_grad) = _step(torch, ours, theirs, x, np.ones(shape, np.float32))
         np.testing.assert_allclose(_host(out), _host(expected), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(_host(grad), expected_grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(_host(grad), expected_grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
         _assert_state_matches(ours, theirs)
 
 
@@ -120,7 +120,7 @@ def test_state_dict_from_pytorch_loads_and_normalizes_as_pytorch(torch, rng):
     ours, theirs = _pair(torch, "BatchNorm2d", (2, 3), {})
     for _ in range(3):
         theirs(torch.tensor(rng.normal(size=(4, 3, 2, 2)).astype(np.float32) * 2 + 1))
-    ours.load_state_dict({k: v.numpy() for k, v in theirs.state_dict().items()})
+    ours.load_state_dict({k: v.cpu().numpy() for k, v in theirs.state_dict().items()})
     _assert_state_matches(ours, theirs)
     x = rng.normal(size=(2, 3, 2, 2)).astype(np.float32)
     out, expected = ours.eval()(minidl.tensor(x)), theirs.eval()(torch.tensor(x))
@@ -166,7 +166,7 @@ def test_functional_batch_norm_matches_pytorch(case, torch):
         # the input, the parameters and the running statistics (updated in place)
         np.testing.assert_allclose(_host(mine), _host(reference), rtol=1e-5, atol=1e-6)
         if reference.requires_grad:
-            np.testing.assert_allclose(_host(mine.grad), reference.grad.numpy(), rtol=1e-4, atol=1e-5)
+            np.testing.assert_allclose(_host(mine.grad), reference.grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
     assert out.grad_fn.name() == expected.grad_fn.name() == "NativeBatchNormBackward0"
 
 

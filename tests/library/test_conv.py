@@ -91,12 +91,12 @@ def test_naive_and_fast_convolutions_agree(rng, shape, out_channels, kernel_size
 
 # ---- PyTorch parity (float32) ----------------------------------------------------------------
 def _assert_close(ours, theirs, name):
-    np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().cpu().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 def _check_layer_against_pytorch(ours, theirs, shape, rng, torch):
     """Same weights, same input, same upstream gradient: outputs and every gradient must agree."""
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in ours.state_dict().items()})
     x = rng.normal(size=shape).astype(np.float32)
     x_ours, (x_theirs,) = minidl.tensor(x, requires_grad=True), _torch_tensors(torch, x)
     y_ours, y_theirs = ours(x_ours), theirs(x_theirs)
@@ -150,7 +150,7 @@ def test_small_cnn_training_step_matches_pytorch(rng, torch):
         )
 
     ours, theirs = build(minidl), build(torch)
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in ours.state_dict().items()})
     x = rng.normal(size=(8, 1, 14, 14)).astype(np.float32)
     y = rng.integers(0, 5, 8)
     F.cross_entropy(ours(minidl.tensor(x)), minidl.tensor(y)).backward()
@@ -167,7 +167,7 @@ def test_layers_store_weights_in_pytorchs_layout():
 
 
 def test_conv2d_initialization_has_pytorchs_bound():
-    weight = nn.Conv2d(16, 32, 3).weight.detach().numpy()
+    weight = nn.Conv2d(16, 32, 3).weight.detach().cpu().numpy()
     bound = 1 / np.sqrt(16 * 3 * 3)  # kaiming_uniform with a = sqrt(5) gives 1 / sqrt(fan_in)
     assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.95 * bound
 

@@ -15,7 +15,7 @@ import minidl
 
 def _host(t):
     """A host array from a minidl or a torch tensor."""
-    return minidl.to_numpy(t) if isinstance(t, minidl.Tensor) else t.numpy()
+    return minidl.to_numpy(t) if isinstance(t, minidl.Tensor) else t.cpu().numpy()
 
 
 def _dtype_name(t):
@@ -64,7 +64,7 @@ def test_factories_match_pytorch_in_shape_dtype_and_values(case, torch):
 
 @pytest.mark.parametrize("steps", [2, 3, 10, 1000])
 def test_linspace_ends_exactly_at_start_and_end(steps):
-    values = minidl.linspace(-0.3, 0.7, steps, dtype=minidl.float64).numpy()
+    values = minidl.linspace(-0.3, 0.7, steps, dtype=minidl.float64).cpu().numpy()
     assert values[0] == -0.3 and values[-1] == 0.7 and np.all(np.diff(values) > 0)
 
 
@@ -123,7 +123,7 @@ def test_bad_arguments_raise_as_in_pytorch(case, torch):
 
 # ---- random draws: shapes, dtypes, ranges ------------------------------------------------------------
 def test_randint_draws_every_integer_of_the_range_and_no_other():
-    values = minidl.randint(-3, 4, (20000,)).numpy()
+    values = minidl.randint(-3, 4, (20000,)).cpu().numpy()
     assert values.dtype == np.int64 and set(np.unique(values)) == set(range(-3, 4))
 
 
@@ -132,7 +132,7 @@ def test_randint_takes_high_alone_or_low_and_high_as_pytorch(args, torch):
     ours, theirs = minidl.randint(*args), torch.randint(*args)
     assert ours.shape == tuple(theirs.shape) and _dtype_name(ours) == _dtype_name(theirs)
     low, high = (0, args[0]) if len(args) == 2 else args[:2]
-    assert np.all((ours.numpy() >= low) & (ours.numpy() < high))
+    assert np.all((ours.cpu().numpy() >= low) & (ours.cpu().numpy() < high))
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64", "bool", "int64"])
@@ -162,14 +162,14 @@ def test_like_factories_take_the_shape_and_dtype_of_their_input(name, dtype, tor
     theirs = make(torch, torch.zeros(3, 4, dtype=getattr(torch, dtype)))
     assert ours.shape == tuple(theirs.shape) and _dtype_name(ours) == _dtype_name(theirs)
     if name == "randint_like":
-        values = ours.numpy()
+        values = ours.cpu().numpy()
         assert np.all((values >= 2) & (values < 10) & (values == np.floor(values)))
 
 
 @pytest.mark.parametrize("name, mean, variance", [("rand", 0.5, 1 / 12), ("randn", 0.0, 1.0)])
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_rand_and_randn_have_the_moments_of_their_law(name, mean, variance, dtype):
-    values = getattr(minidl, name)(200000, dtype=getattr(minidl, dtype)).numpy()
+    values = getattr(minidl, name)(200000, dtype=getattr(minidl, dtype)).cpu().numpy()
     assert values.dtype == np.dtype(dtype)
     assert values.mean() == pytest.approx(mean, abs=0.01) and values.var() == pytest.approx(variance, rel=0.02)
     if name == "rand":
@@ -177,8 +177,8 @@ def test_rand_and_randn_have_the_moments_of_their_law(name, mean, variance, dtyp
 
 
 def test_rand_like_and_randn_like_draw_their_laws():
-    uniform = minidl.rand_like(minidl.zeros(100000, dtype=minidl.float64)).numpy()
-    normal = minidl.randn_like(minidl.zeros(100000)).numpy()
+    uniform = minidl.rand_like(minidl.zeros(100000, dtype=minidl.float64)).cpu().numpy()
+    normal = minidl.randn_like(minidl.zeros(100000)).cpu().numpy()
     assert 0 <= uniform.min() and uniform.max() < 1 and uniform.mean() == pytest.approx(0.5, abs=0.01)
     assert normal.mean() == pytest.approx(0, abs=0.02) and normal.std() == pytest.approx(1, abs=0.02)
 
@@ -194,12 +194,12 @@ def test_multinomial_returns_int64_indices_of_pytorchs_shape(shape, replacement,
     ours = minidl.multinomial(minidl.tensor(weights), 3, replacement=replacement)
     theirs = torch.multinomial(torch.tensor(weights), 3, replacement=replacement)
     assert ours.shape == tuple(theirs.shape) and _dtype_name(ours) == _dtype_name(theirs)
-    assert set(ours.numpy().ravel()) <= {0, 2, 3, 4}  # the zero weight is never drawn
+    assert set(ours.cpu().numpy().ravel()) <= {0, 2, 3, 4}  # the zero weight is never drawn
 
 
 def test_multinomial_with_replacement_draws_in_proportion_to_the_weights(torch):
-    ours = minidl.multinomial(minidl.tensor(WEIGHTS), 100000, replacement=True).numpy()
-    theirs = torch.multinomial(torch.tensor(WEIGHTS), 100000, replacement=True).numpy()
+    ours = minidl.multinomial(minidl.tensor(WEIGHTS), 100000, replacement=True).cpu().numpy()
+    theirs = torch.multinomial(torch.tensor(WEIGHTS), 100000, replacement=True).cpu().numpy()
     expected = np.array(WEIGHTS) / sum(WEIGHTS)
     np.testing.assert_allclose(np.bincount(ours, minlength=5) / 1e5, expected, atol=0.006)
     np.testing.assert_allclose(np.bincount(ours, minlength=5) / 1e5, np.bincount(theirs, minlength=5) / 1e5, atol=0.01)
@@ -207,7 +207,7 @@ def test_multinomial_with_replacement_draws_in_proportion_to_the_weights(torch):
 
 def test_multinomial_rows_are_independent_distributions():
     weights = minidl.tensor([[0.0, 1.0, 0.0], [1.0, 1.0, 0.0], [0.0, 0.0, 5.0]], dtype=minidl.float64)
-    draws = minidl.multinomial(weights, 30000, replacement=True).numpy()
+    draws = minidl.multinomial(weights, 30000, replacement=True).cpu().numpy()
     assert set(draws[0]) == {1} and set(draws[2]) == {2}
     assert np.mean(draws[1] == 0) == pytest.approx(0.5, abs=0.015)
 
@@ -215,8 +215,8 @@ def test_multinomial_rows_are_independent_distributions():
 def test_multinomial_without_replacement_draws_one_by_one_from_the_remaining_weights(torch):
     """P(first = i, second = j) = w_i / S * w_j / (S - w_i): sequential draws without replacement."""
     rows = np.tile(np.array(WEIGHTS, dtype=np.float32), (40000, 1))
-    ours = minidl.multinomial(minidl.tensor(rows), 2).numpy()
-    theirs = torch.multinomial(torch.tensor(rows), 2).numpy()
+    ours = minidl.multinomial(minidl.tensor(rows), 2).cpu().numpy()
+    theirs = torch.multinomial(torch.tensor(rows), 2).cpu().numpy()
     total = sum(WEIGHTS)
     for i, j in itertools.permutations([0, 2, 3, 4], 2):
         exact = WEIGHTS[i] / total * WEIGHTS[j] / (total - WEIGHTS[i])
@@ -228,8 +228,8 @@ def test_multinomial_without_replacement_draws_one_by_one_from_the_remaining_wei
 
 def test_multinomial_without_replacement_gives_zero_weights_last_as_pytorch(torch):
     weights = [0.0, 0.5, 0.0, 0.0, 0.5, 0.0]
-    ours = minidl.multinomial(minidl.tensor([weights] * 50), 6).numpy()
-    theirs = torch.multinomial(torch.tensor([weights] * 50), 6).numpy()
+    ours = minidl.multinomial(minidl.tensor([weights] * 50), 6).cpu().numpy()
+    theirs = torch.multinomial(torch.tensor([weights] * 50), 6).cpu().numpy()
     for draws in (ours, theirs):
         assert all(set(row[:2]) == {1, 4} and sorted(row) == list(range(6)) for row in draws)
 
@@ -277,9 +277,10 @@ def test_a_generator_that_is_not_a_numpy_generator_is_refused(name):
 
 @pytest.mark.parametrize("factory", [lambda **kw: minidl.zeros(2, **kw), lambda **kw: minidl.full((2,), 1, **kw),
                                      lambda **kw: minidl.randn(2, **kw), lambda **kw: minidl.linspace(0, 1, 3, **kw)])
-def test_device_argument_names_the_backends_device_or_raises(factory, backend):
-    here, elsewhere = ("cpu", "cuda") if backend == "numpy" else ("cuda", "cpu")
-    assert factory(device=here).shape[0] in (2, 3)
-    assert factory(device=minidl.device(here)).shape[0] in (2, 3)
-    with pytest.raises(RuntimeError, match="current backend"):
-        factory(device=elsewhere)
+def test_device_argument_places_the_tensor_and_cuda_needs_a_gpu(factory, backend):
+    for device in ("cpu", minidl.device("cpu")) + (() if backend == "numpy" else ("cuda", minidl.device("cuda"))):
+        made = factory(device=device)
+        assert made.shape[0] in (2, 3) and made.device.type == minidl.device(device).type
+    if backend == "numpy":
+        with pytest.raises(RuntimeError, match="No CUDA GPUs are available"):
+            factory(device="cuda")

@@ -94,19 +94,19 @@ def test_save_and_load_round_trip_bit_for_bit(tmp_path):
     restored = _digits_mlp()
     restored.load_state_dict(minidl.load(path))
     for (name, a), (_, b) in zip(model.state_dict().items(), restored.state_dict().items()):
-        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=name)
+        np.testing.assert_array_equal(a.cpu().numpy(), b.cpu().numpy(), err_msg=name)
 
 
 def test_a_file_saved_on_one_backend_loads_on_another(tmp_path, backend):
     model = _digits_mlp()
     minidl.save(model.state_dict(), tmp_path / "model.npz")
-    expected = {name: t.numpy() for name, t in model.state_dict().items()}
+    expected = {name: t.cpu().numpy() for name, t in model.state_dict().items()}
     for other in ("numpy", "gpusim"):
         minidl.use_backend(other)
         loaded = minidl.load(tmp_path / "model.npz")
         for name, value in loaded.items():
             assert minidl.backend.current().is_array(value.data)
-            np.testing.assert_array_equal(value.numpy(), expected[name])
+            np.testing.assert_array_equal(value.cpu().numpy(), expected[name])
 
 
 def test_a_crash_during_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
@@ -119,7 +119,7 @@ def test_a_crash_during_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
     monkeypatch.setattr(np, "savez", crash)
     with pytest.raises(KeyboardInterrupt):
         minidl.save({"w": minidl.zeros(3)}, path)
-    np.testing.assert_array_equal(minidl.load(path)["w"].numpy(), np.ones(3))
+    np.testing.assert_array_equal(minidl.load(path)["w"].cpu().numpy(), np.ones(3))
     assert os.listdir(tmp_path) == ["model.npz"]
 
 

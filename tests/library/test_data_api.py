@@ -50,7 +50,7 @@ def _plain(batch):
     if isinstance(batch, minidl.Tensor):
         batch = minidl.to_numpy(batch)
     elif type(batch).__module__.startswith("torch"):
-        batch = batch.numpy()
+        batch = batch.cpu().numpy()
     if isinstance(batch, np.ndarray):
         return ("tensor", batch.dtype.name, batch.shape, batch.tolist())
     if isinstance(batch, dict):

@@ -147,7 +147,7 @@ def test_vae_loss_uses_the_variance_of_the_draw_as_pytorch(kl_weight, rng, torch
     kl = torch.distributions.kl_divergence(torch.distributions.Normal(t["mu"], t["ls"].exp()),
                                            torch.distributions.Normal(0.0, 1.0)).sum(-1)
     expected = kl_weight * kl + (t["x"] - t["r"]).abs().mean(-1)
-    assert np.allclose(host(ours), expected.numpy())
+    assert np.allclose(host(ours), expected.cpu().numpy())
 
 
 def test_the_kl_is_not_the_course_codes_exp_logsigma_form(rng):
@@ -163,7 +163,7 @@ def test_debiasing_loss_is_classification_on_all_plus_vae_on_faces(faces, rng, t
     x, x_recon, y, y_logit, mu, logsigma = _batch(rng, faces=faces)
     total, classification = debiasing_loss(x, x_recon, y, y_logit, mu, logsigma)
     bce = torch.nn.functional.binary_cross_entropy_with_logits(
-        torch.tensor(host(y_logit)), torch.tensor(host(y)), reduction="none").numpy()
+        torch.tensor(host(y_logit)), torch.tensor(host(y)), reduction="none").cpu().numpy()
     per_example = bce + host(y) * host(vae_loss(x, x_recon, mu, logsigma))
     assert np.allclose(host(classification), bce) and np.isclose(total.item(), per_example.mean())
 

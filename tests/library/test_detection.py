@@ -38,7 +38,7 @@ def reference_nms(boxes, scores, threshold):
 
 # ---- box_area and box_iou ------------------------------------------------------------------------
 def test_box_area_is_width_times_height():
-    areas = box_area(boxes_tensor([[0, 0, 2, 3], [1, 1, 5, 2]])).numpy()
+    areas = box_area(boxes_tensor([[0, 0, 2, 3], [1, 1, 5, 2]])).cpu().numpy()
     np.testing.assert_allclose(areas, [6, 4])
 
 
@@ -63,18 +63,18 @@ def test_box_iou_returns_the_n_by_m_matrix(rng):
 
 def test_box_iou_of_a_box_with_itself_is_one(rng):
     boxes = boxes_tensor(random_boxes(rng, 6))
-    np.testing.assert_allclose(np.diag(box_iou(boxes, boxes).numpy()), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(np.diag(box_iou(boxes, boxes).cpu().numpy()), 1.0, rtol=1e-6)
 
 
 def test_box_iou_of_disjoint_boxes_is_zero(rng):
     left, right = random_boxes(rng, 4), random_boxes(rng, 4)
     right[:, [0, 2]] += 100  # shift every second box far to the right
-    assert (box_iou(boxes_tensor(left), boxes_tensor(right)).numpy() == 0).all()
+    assert (box_iou(boxes_tensor(left), boxes_tensor(right)).cpu().numpy() == 0).all()
 
 
 def test_box_iou_is_symmetric_and_between_zero_and_one(rng):
     a, b = boxes_tensor(random_boxes(rng, 7)), boxes_tensor(random_boxes(rng, 9))
-    forward, backward = box_iou(a, b).numpy(), box_iou(b, a).numpy()
+    forward, backward = box_iou(a, b).cpu().numpy(), box_iou(b, a).cpu().numpy()
     np.testing.assert_allclose(forward, backward.T, rtol=1e-6)
     assert (forward >= 0).all() and (forward <= 1 + 1e-6).all() and forward.max() > 0
 
@@ -88,7 +88,7 @@ def test_box_iou_matches_the_reference_formula(rng):
             height = max(0, min(p[3], q[3]) - max(p[1], q[1]))
             union = (p[2] - p[0]) * (p[3] - p[1]) + (q[2] - q[0]) * (q[3] - q[1]) - width * height
             expected[i, j] = width * height / union
-    np.testing.assert_allclose(box_iou(boxes_tensor(a), boxes_tensor(b)).numpy(), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(box_iou(boxes_tensor(a), boxes_tensor(b)).cpu().numpy(), expected, rtol=1e-5, atol=1e-7)
 
 
 def test_box_iou_accepts_lists_of_integers_and_backend_arrays():
@@ -131,7 +131,7 @@ def test_nms_returns_int64_indices_sorted_by_decreasing_score(rng):
     boxes, scores = random_boxes(rng, 30), rng.uniform(size=30).astype(np.float32)
     kept = nms(boxes_tensor(boxes), minidl.tensor(scores), 0.3)
     assert kept.dtype == np.int64
-    assert (np.diff(scores[kept.numpy()]) <= 0).all()
+    assert (np.diff(scores[kept.cpu().numpy()]) <= 0).all()
 
 
 @pytest.mark.parametrize("threshold", [0.0, 0.2, 0.5, 0.9, 1.0])
@@ -199,7 +199,7 @@ def test_each_box_encloses_its_shape_tightly(size):
 def test_make_shapes_boxes_do_not_overlap():
     shapes = make_shapes(30, max_shapes=4, seed=2)
     for boxes in shapes.boxes:
-        iou = box_iou(boxes_tensor(boxes), boxes_tensor(boxes)).numpy()
+        iou = box_iou(boxes_tensor(boxes), boxes_tensor(boxes)).cpu().numpy()
         assert (iou[~np.eye(len(boxes), dtype=bool)] == 0).all()
 
 

@@ -1,8 +1,10 @@
 """The PyTorch surface around tensors that scripts type first: devices, grad modes, Module conveniences.
 
-minidl has one backend at a time, so a device is a check, not a move: the NumPy backend is "cpu", and
-CuPy or the simulated GPU (``minidl.use_backend("gpusim")``, NumPy arrays that refuse host arrays as
-CuPy's do) are "cuda". Every test runs under both "numpy" and "gpusim", so both roles are exercised.
+Each tensor has its own device; the backend chosen with ``minidl.use_backend`` is the default device
+and what "cuda" means: NumPy has only "cpu", while CuPy or the simulated GPU (``minidl.use_backend("gpusim")``,
+NumPy arrays that refuse host arrays as CuPy's do) are "cuda" beside the always-present "cpu". Every test
+runs under both "numpy" and "gpusim", so both roles are exercised; moves between devices are tested in
+``test_devices.py``.
 """
 
 import pickle
@@ -69,7 +71,7 @@ def test_cuda_is_available_only_under_a_gpu_backend(backend):
     assert minidl.get_default_device() == (minidl.device("cuda", 0) if _on_gpu(backend) else minidl.device("cpu"))
 
 
-def test_tensor_device_is_the_backends_device(backend, torch):
+def test_a_new_tensor_is_on_the_default_device(backend, torch):
     x = minidl.ones(2)
     if _on_gpu(backend):
         assert x.device == minidl.device("cuda:0") and x.is_cuda
@@ -85,7 +87,7 @@ def test_the_usual_device_opening_of_a_script_runs_on_either_backend():
 
 
 @pytest.mark.parametrize("move", ["cpu", "cuda", "to str", "to device", "to keyword"])
-def test_tensor_moves_return_the_tensor_on_its_device_and_raise_elsewhere(move, backend):
+def test_tensor_moves_return_the_tensor_itself_on_its_own_device_and_cuda_needs_a_gpu(move, backend):
     here = "cuda" if _on_gpu(backend) else "cpu"
     x = minidl.ones(3, requires_grad=True)
     call = {"cpu": lambda d: x.cpu() if d == "cpu" else x.cuda(),
@@ -94,8 +96,11 @@ def test_tensor_moves_return_the_tensor_on_its_device_and_raise_elsewhere(move, 
             "to device": lambda d: x.to(minidl.device(d)),
             "to keyword": lambda d: x.to(device=minidl.device(d, 0) if d == "cuda" else minidl.device(d))}[move]
     assert call(here) is x
-    with pytest.raises(RuntimeError, match="minidl does not move single tensors between devices"):
-        call("cpu" if here == "cuda" else "cuda")
+    if here == "cuda":
+        assert call("cpu").device == minidl.device("cpu")
+    else:
+        with pytest.raises(RuntimeError, match="No CUDA GPUs are available"):
+            call("cuda")
 
 
 def test_cudnn_flags_are_plain_settable_switches():
@@ -158,15 +163,18 @@ def test_module_to_an_integer_dtype_raises_as_pytorch(torch):
 
 
 @pytest.mark.parametrize("move", ["cpu", "cuda", "to"])
-def test_module_moves_return_the_module_on_its_device_and_raise_elsewhere(move, backend):
+def test_module_moves_return_the_module_and_cuda_needs_a_gpu(move, backend):
     here = "cuda" if _on_gpu(backend) else "cpu"
     model = nn.Linear(2, 2)
     call = {"cpu": lambda d: model.cpu() if d == "cpu" else model.cuda(),
             "cuda": lambda d: model.cuda() if d == "cuda" else model.cpu(),
             "to": lambda d: model.to(minidl.device(d), minidl.float64)}[move]
-    assert call(here) is model
-    with pytest.raises(RuntimeError, match="minidl does not move single tensors between devices"):
-        call("cpu" if here == "cuda" else "cuda")
+    assert call(here) is model and model.weight.device.type == here
+    if here == "cuda":
+        assert call("cpu") is model and model.weight.device == minidl.device("cpu")
+    else:
+        with pytest.raises(RuntimeError, match="No CUDA GPUs are available"):
+            call("cuda")
 
 
 def _tree(lib):
@@ -192,7 +200,7 @@ def test_apply_initializes_every_layer_of_a_type():
 
     model.apply(init)
     weights = [p for name, p in model.named_parameters() if name.endswith("weight")]
-    assert len(weights) == 2 and all(not p.detach().numpy().any() for p in weights)
+    assert len(weights) == 2 and all(not p.detach().cpu().numpy().any() for p in weights)
 
 
 @pytest.mark.parametrize("remove_duplicate", [True, False])

@@ -42,7 +42,7 @@ def _value(case, lib):
 
 
 def _host(t):
-    return minidl.to_numpy(t) if isinstance(t, minidl.Tensor) else t.detach().numpy()
+    return minidl.to_numpy(t) if isinstance(t, minidl.Tensor) else t.detach().cpu().numpy()
 
 
 def _close(ours, theirs):
@@ -201,7 +201,7 @@ def test_bernoulli_and_categorical_draws_have_their_frequencies(torch):
     coin = _host(D.Bernoulli(probs=minidl.tensor(probs)).sample((50000,)))
     np.testing.assert_allclose(coin.mean(0), probs, atol=0.01)
     ours = _host(D.Categorical(probs=minidl.tensor(probs)).sample((50000,)))
-    theirs = torch.distributions.Categorical(probs=torch.tensor(probs)).sample((50000,)).numpy()
+    theirs = torch.distributions.Categorical(probs=torch.tensor(probs)).sample((50000,)).cpu().numpy()
     np.testing.assert_allclose(np.bincount(ours, minlength=3) / 50000, probs, atol=0.01)
     np.testing.assert_allclose(np.bincount(ours, minlength=3) / 50000, np.bincount(theirs, minlength=3) / 50000, atol=0.015)
 

@@ -19,18 +19,18 @@ def test_embedding_equals_one_hot_times_the_weight_matrix():
     layer = nn.Embedding(6, 3)
     indices = minidl.tensor([0, 5, 2, 2])
     product = F.one_hot(indices, 6) @ layer.weight
-    np.testing.assert_allclose(layer(indices).detach().numpy(), product.detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(layer(indices).detach().cpu().numpy(), product.detach().cpu().numpy(), rtol=1e-6)
 
 
 def test_embedding_initialization_is_standard_normal():
-    weight = nn.Embedding(2000, 50).weight.detach().numpy()
+    weight = nn.Embedding(2000, 50).weight.detach().cpu().numpy()
     assert abs(weight.mean()) < 0.01 and abs(weight.std() - 1) < 0.01
 
 
 def test_repeated_indices_accumulate_their_gradients():
     weight = leaf(np.zeros((4, 2)))
     F.embedding(minidl.tensor([1, 3, 1, 1]), weight).sum().backward()
-    np.testing.assert_array_equal(weight.grad.numpy(), [[0, 0], [3, 3], [0, 0], [1, 1]])
+    np.testing.assert_array_equal(weight.grad.cpu().numpy(), [[0, 0], [3, 3], [0, 0], [1, 1]])
 
 
 def test_embedding_gradient_matches_finite_differences(rng):
@@ -42,15 +42,15 @@ def test_embedding_gradient_matches_finite_differences(rng):
 def test_embedding_matches_pytorch_with_repeated_indices(rng, torch):
     ours = nn.Embedding(7, 3)
     theirs = torch.nn.Embedding(7, 3)
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in ours.state_dict().items()})
     indices = rng.integers(0, 7, size=(4, 9))
     upstream = rng.normal(size=(4, 9, 3)).astype(np.float32)
     out = ours(minidl.tensor(indices))
     (out * minidl.tensor(upstream)).sum().backward()
     torch_out = theirs(torch.tensor(indices))
     (torch_out * torch.tensor(upstream)).sum().backward()
-    np.testing.assert_allclose(out.detach().numpy(), torch_out.detach().numpy(), rtol=1e-6)
-    np.testing.assert_allclose(ours.weight.grad.numpy(), theirs.weight.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out.detach().cpu().numpy(), torch_out.detach().cpu().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.weight.grad.cpu().numpy(), theirs.weight.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("bad", [[0, 7], [-1, 2]])

@@ -50,8 +50,8 @@ def test_losses_match_pytorch(name, reduction, rng, torch):
                                                                         else targets.astype(np.float32)),
                                                       reduction=reduction)
     theirs.sum().backward()
-    np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "tanh", "softmax", "log_softmax"])
@@ -63,7 +63,7 @@ def test_activations_match_pytorch(name, rng, torch):
     (getattr(F, name)(x, *args) * minidl.tensor(weights)).sum().backward()
     tx = torch.tensor(values, requires_grad=True)
     (getattr(torch.nn.functional, name)(tx, *args) * torch.tensor(weights)).sum().backward()
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_softmax_and_cross_entropy_survive_huge_logits():
@@ -71,9 +71,9 @@ def test_softmax_and_cross_entropy_survive_huge_logits():
     probabilities = F.softmax(logits, dim=1)
     loss = F.cross_entropy(logits, minidl.tensor([2]))
     loss.backward()
-    assert np.all(np.isfinite(probabilities.numpy() if not probabilities.requires_grad else probabilities.detach().numpy()))
+    assert np.all(np.isfinite(probabilities.cpu().numpy() if not probabilities.requires_grad else probabilities.detach().cpu().numpy()))
     assert loss.item() == pytest.approx(2000.0)
-    assert np.all(np.isfinite(logits.grad.numpy()))
+    assert np.all(np.isfinite(logits.grad.cpu().numpy()))
 
 
 def test_bce_with_logits_is_stable_where_sigmoid_saturates():
@@ -110,7 +110,7 @@ def test_mse_refuses_silent_broadcasting():
 
 def test_dropout_keeps_the_expected_value_and_drops_about_p():
     x = minidl.ones(20000)
-    out = F.dropout(x, 0.3).numpy()
+    out = F.dropout(x, 0.3).cpu().numpy()
     assert set(np.unique(out)) <= {0.0, np.float32(1 / 0.7)}
     assert abs((out == 0).mean() - 0.3) < 0.02
     assert abs(out.mean() - 1.0) < 0.03
@@ -118,4 +118,4 @@ def test_dropout_keeps_the_expected_value_and_drops_about_p():
 
 
 def test_one_hot():
-    np.testing.assert_array_equal(F.one_hot(minidl.tensor([2, 0]), 3).numpy(), [[0, 0, 1], [1, 0, 0]])
+    np.testing.assert_array_equal(F.one_hot(minidl.tensor([2, 0]), 3).cpu().numpy(), [[0, 0, 1], [1, 0, 0]])

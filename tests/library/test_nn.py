@@ -25,7 +25,7 @@ def test_linear_weight_layout_and_output_shape():
 def test_linear_initialization_has_pytorchs_bounds():
     layer = nn.Linear(100, 400)
     bound = 1 / np.sqrt(100)
-    weight = layer.weight.detach().numpy()
+    weight = layer.weight.detach().cpu().numpy()
     assert np.abs(weight).max() <= bound and np.abs(weight).max() > 0.95 * bound
     assert abs(weight.std() - bound / np.sqrt(3)) < 0.01 * bound * 5
 
@@ -47,7 +47,7 @@ def test_linear_gradients_match_finite_differences(rng):
 def test_mlp_matches_pytorch_forward_and_backward(rng, torch):
     ours = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 3))
     theirs = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3))
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in ours.state_dict().items()})
     x = rng.normal(size=(5, 4)).astype(np.float32)
     y = rng.integers(0, 3, 5)
     loss = nn.functional.cross_entropy(ours(minidl.tensor(x)), minidl.tensor(y))
@@ -56,7 +56,7 @@ def test_mlp_matches_pytorch_forward_and_backward(rng, torch):
     torch_loss.backward()
     assert loss.item() == pytest.approx(torch_loss.item(), rel=1e-5)
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), rtol=1e-4, atol=1e-6, err_msg=name)
 
 
 def test_train_and_eval_switch_dropout():
@@ -65,17 +65,17 @@ def test_train_and_eval_switch_dropout():
     model.eval()
     assert not model[2].training
     with minidl.no_grad():
-        np.testing.assert_array_equal(model(x).numpy(), model(x).numpy())
+        np.testing.assert_array_equal(model(x).cpu().numpy(), model(x).cpu().numpy())
         model.train()
         assert model[2].training
-        assert not np.array_equal(model(x).numpy(), model(x).numpy())
+        assert not np.array_equal(model(x).cpu().numpy(), model(x).cpu().numpy())
 
 
 def test_state_dict_round_trip_restores_outputs():
     source, target = mlp().eval(), mlp().eval()
     target.load_state_dict(source.state_dict())
     x = minidl.randn(3, 4)
-    np.testing.assert_array_equal(source(x).detach().numpy(), target(x).detach().numpy())
+    np.testing.assert_array_equal(source(x).detach().cpu().numpy(), target(x).detach().cpu().numpy())
 
 
 def test_load_state_dict_names_missing_keys_and_bad_shapes():
@@ -129,9 +129,9 @@ def test_custom_module_registers_nested_parameters():
 def test_clip_grad_norm_scales_to_max_norm_and_returns_the_old_norm(torch):
     model = mlp()
     (model(minidl.ones(5, 4)) * 100).sum().backward()
-    before = np.sqrt(sum((p.grad.numpy() ** 2).sum() for p in model.parameters()))
+    before = np.sqrt(sum((p.grad.cpu().numpy() ** 2).sum() for p in model.parameters()))
     total = nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-    after = np.sqrt(sum((p.grad.numpy() ** 2).sum() for p in model.parameters()))
+    after = np.sqrt(sum((p.grad.cpu().numpy() ** 2).sum() for p in model.parameters()))
     assert total.item() == pytest.approx(before, rel=1e-5)
     assert after == pytest.approx(1.0, rel=1e-4)
 

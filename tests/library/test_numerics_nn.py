@@ -39,8 +39,8 @@ def _backward_both(torch, ours, theirs, rng):
 
 def _assert_same(ours, theirs, rtol=1e-5, atol=1e-7, name=""):
     """Equal up to rounding, NaN where PyTorch has NaN and infinities of the same sign."""
-    ours = ours.detach().numpy() if isinstance(ours, minidl.Tensor) else np.asarray(ours)
-    theirs = theirs.detach().numpy()
+    ours = ours.detach().cpu().numpy() if isinstance(ours, minidl.Tensor) else np.asarray(ours)
+    theirs = theirs.detach().cpu().numpy()
     assert ours.shape == theirs.shape, f"{name}: shape {ours.shape} != {theirs.shape}"
     np.testing.assert_allclose(ours, theirs, rtol=rtol, atol=atol, equal_nan=True, err_msg=name)
 
@@ -64,7 +64,7 @@ def test_log_sigmoid_and_softplus_match_pytorch_in_the_tails(name, dtype, rng, t
     ours, theirs = getattr(F, function)(x, **kwargs), getattr(torch.nn.functional, function)(tx, **kwargs)
     denormal = 1e-40  # float32 values below 1e-38 keep only a few bits
     _assert_same(ours, theirs, rtol=1e-6, atol=denormal, name="value")
-    assert np.isfinite(ours.detach().numpy()).all()
+    assert np.isfinite(ours.detach().cpu().numpy()).all()
     _backward_both(torch, ours, theirs, rng)
     _assert_same(x.grad, tx.grad, rtol=1e-6, atol=denormal, name="gradient")
     _assert_same(getattr(activation, layer)(**kwargs)(x), theirs, rtol=1e-6, atol=denormal, name="layer")
@@ -73,8 +73,8 @@ def test_log_sigmoid_and_softplus_match_pytorch_in_the_tails(name, dtype, rng, t
 def test_log_sigmoid_gradient_tends_to_one_far_left():
     x = minidl.tensor([-20.0, -40.0], requires_grad=True)
     F.logsigmoid(x).sum().backward()
-    np.testing.assert_array_equal(F.logsigmoid(x).detach().numpy(), [-20.0, -40.0])
-    np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0], rtol=1e-7)
+    np.testing.assert_array_equal(F.logsigmoid(x).detach().cpu().numpy(), [-20.0, -40.0])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [1.0, 1.0], rtol=1e-7)
 
 
 def test_softplus_stays_finite_where_pytorch_overflows(torch):
@@ -84,8 +84,8 @@ def test_softplus_stays_finite_where_pytorch_overflows(torch):
     x = minidl.tensor(values, requires_grad=True)
     out = F.softplus(x, threshold=200.0)
     out.sum().backward()
-    np.testing.assert_allclose(out.detach().numpy(), values, rtol=1e-7)
-    np.testing.assert_allclose(x.grad.numpy(), [1.0, 1.0])
+    np.testing.assert_allclose(out.detach().cpu().numpy(), values, rtol=1e-7)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [1.0, 1.0])
 
 
 def test_softplus_refuses_beta_zero():
@@ -109,7 +109,7 @@ def test_bce_on_probabilities_matches_pytorch_including_the_clamped_log(target, 
     ours = F.binary_cross_entropy(p, y, reduction=reduction)
     theirs = torch.nn.functional.binary_cross_entropy(tp, ty, reduction=reduction)
     _assert_same(ours, theirs, rtol=1e-6, atol=0, name="value")
-    assert np.isfinite(ours.detach().numpy()).all()  # log(0) is floored at -100
+    assert np.isfinite(ours.detach().cpu().numpy()).all()  # log(0) is floored at -100
     _backward_both(torch, ours, theirs, rng)
     _assert_same(p.grad, tp.grad, rtol=1e-5, atol=0, name="input gradient")
     _assert_same(y.grad, ty.grad, rtol=1e-5, atol=1e-30, name="target gradient")
@@ -435,7 +435,7 @@ def test_clip_grad_norm_can_refuse_a_non_finite_norm_as_pytorch_does(case, torch
     parameters = _parameters_with_grads(minidl, values)
     with pytest.raises(RuntimeError, match=message):
         nn.utils.clip_grad_norm_(parameters, max_norm, norm_type, error_if_nonfinite=True)
-    np.testing.assert_array_equal(parameters[0].grad.numpy(), np.array(values[0], dtype=np.float32))  # untouched
+    np.testing.assert_array_equal(parameters[0].grad.cpu().numpy(), np.array(values[0], dtype=np.float32))  # untouched
 
 
 @pytest.mark.parametrize("shared", ["one_tensor", "one_array"])
@@ -448,13 +448,13 @@ def test_clip_grad_norm_scales_a_shared_gradient_once(shared):
     second.grad = first.grad if shared == "one_tensor" else minidl.Tensor(first.grad.data)
     norm = nn.utils.clip_grad_norm_([first, second], 1.0)
     np.testing.assert_allclose(norm.item(), math.sqrt(50), rtol=1e-6)
-    np.testing.assert_allclose(first.grad.numpy(), np.array([3.0, 4.0]) / (math.sqrt(50) + 1e-6), rtol=1e-6)
+    np.testing.assert_allclose(first.grad.cpu().numpy(), np.array([3.0, 4.0]) / (math.sqrt(50) + 1e-6), rtol=1e-6)
 
 
 def test_clip_grad_norm_counts_a_repeated_parameter_once():
     (p,) = _parameters_with_grads(minidl, [[3.0, 4.0]])
     assert nn.utils.clip_grad_norm_([p, p], 1.0).item() == pytest.approx(5.0)
-    np.testing.assert_allclose(p.grad.numpy(), [0.6, 0.8], rtol=1e-5)
+    np.testing.assert_allclose(p.grad.cpu().numpy(), [0.6, 0.8], rtol=1e-5)
 
 
 def test_clip_grad_norm_takes_a_single_tensor_or_a_generator_and_no_gradients():
@@ -573,7 +573,7 @@ def test_a_fully_masked_query_gets_zero_output_and_gradient_as_in_pytorch(kind, 
     ours = F.scaled_dot_product_attention(*(p[0] for p in pairs), attn_mask=minidl.tensor(mask))
     theirs = torch.nn.functional.scaled_dot_product_attention(*(p[1] for p in pairs), attn_mask=torch.tensor(mask))
     _assert_same(ours, theirs, rtol=1e-5, atol=1e-6, name="output")
-    assert not np.isnan(ours.detach().numpy()).any() and not ours.detach().numpy()[:, 1].any()
+    assert not np.isnan(ours.detach().cpu().numpy()).any() and not ours.detach().cpu().numpy()[:, 1].any()
     _backward_both(torch, ours, theirs, rng)
     for name, (a, b) in zip(("query", "key", "value"), pairs):
         _assert_same(a.grad, b.grad, rtol=1e-5, atol=1e-6, name=name)
@@ -583,7 +583,7 @@ def _mha_both(torch, rng, kind, need_weights):
     ours, theirs = nn.MultiheadAttention(4, 2, batch_first=True), torch.nn.MultiheadAttention(4, 2, batch_first=True)
     for p in ours.parameters():
         p.data[...] = minidl.tensor(rng.normal(size=p.shape).astype(np.float32) * 0.5).data
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in ours.state_dict().items()})
     x, tx = _pair(torch, rng.normal(size=(2, 3, 4)).astype(np.float32))
     masks = {}
     if kind == "key_padding":
@@ -605,7 +605,7 @@ def test_multihead_attention_with_a_fully_masked_query_matches_pytorch(kind, nee
     """PyTorch gives zeros through its fused path (need_weights=False) and NaN through the explicit
     softmax (need_weights=True, the weights are returned); the library does the same."""
     (ours, x, out, weights), (theirs, tx, torch_out, torch_weights) = _mha_both(torch, rng, kind, need_weights)
-    assert np.isnan(torch_out.detach().numpy()).any() == need_weights
+    assert np.isnan(torch_out.detach().cpu().numpy()).any() == need_weights
     _assert_same(out, torch_out, rtol=1e-5, atol=1e-6, name="output")
     if need_weights:
         _assert_same(weights, torch_weights, rtol=1e-5, atol=1e-6, name="weights")
@@ -621,15 +621,15 @@ def test_multihead_attention_with_a_fully_masked_query_matches_pytorch(kind, nee
 def test_embedding_padding_row_is_zero_and_gets_no_gradient_as_in_pytorch(padding_idx, rng, torch):
     ours, theirs = Embedding(5, 3, padding_idx=padding_idx), torch.nn.Embedding(5, 3, padding_idx=padding_idx)
     assert ours.padding_idx == theirs.padding_idx and repr(ours) == repr(theirs)
-    assert not ours.weight.detach().numpy()[ours.padding_idx].any()
-    assert ours.weight.detach().numpy().any(axis=1).sum() == 4  # the other rows are drawn
-    theirs.load_state_dict({k: torch.tensor(v.numpy()) for k, v in ours.state_dict().items()})
+    assert not ours.weight.detach().cpu().numpy()[ours.padding_idx].any()
+    assert ours.weight.detach().cpu().numpy().any(axis=1).sum() == 4  # the other rows are drawn
+    theirs.load_state_dict({k: torch.tensor(v.cpu().numpy()) for k, v in ours.state_dict().items()})
     indices = np.array([[3, 1, 3, 0], [0, 3, 4, 2]])
     out, torch_out = ours(minidl.tensor(indices)), theirs(torch.tensor(indices))
     _assert_same(out, torch_out)
     _backward_both(torch, out, torch_out, rng)
     _assert_same(ours.weight.grad, theirs.weight.grad, rtol=1e-6)
-    assert not ours.weight.grad.numpy()[ours.padding_idx].any()
+    assert not ours.weight.grad.cpu().numpy()[ours.padding_idx].any()
 
 
 @pytest.mark.parametrize("padding_idx", [1, -4])
@@ -660,7 +660,7 @@ def _half_reference(torch, name, x, y, **kwargs):
     tx = torch.tensor(x.astype(np.float64), requires_grad=True)
     loss = getattr(torch.nn.functional, name)(tx, torch.tensor(y), **kwargs)
     loss.backward()
-    return loss.detach().numpy().astype(np.float16), tx.grad.numpy().astype(np.float16)
+    return loss.detach().cpu().numpy().astype(np.float16), tx.grad.cpu().numpy().astype(np.float16)
 
 
 HALF_CASES = {
@@ -684,8 +684,8 @@ def test_float16_means_over_70000_entries_do_not_overflow(case, torch):
     loss.backward()
     assert loss.dtype == np.float16 and ours_x.grad.dtype == np.float16
     np.testing.assert_allclose(loss.item(), value, rtol=2e-3)
-    np.testing.assert_allclose(ours_x.grad.numpy(), grad, rtol=2e-3, atol=0)
-    assert ours_x.grad.numpy().any()
+    np.testing.assert_allclose(ours_x.grad.cpu().numpy(), grad, rtol=2e-3, atol=0)
+    assert ours_x.grad.cpu().numpy().any()
 
 
 @pytest.mark.parametrize("function", ["softmax", "log_softmax"])

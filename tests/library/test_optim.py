@@ -42,7 +42,7 @@ def test_trajectory_matches_pytorch(name, kwargs, rng, torch):
         theirs.zero_grad()
         _loss(tw, torch.tensor(x)).backward()
         theirs.step()
-    np.testing.assert_allclose(w.detach().numpy(), tw.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(w.detach().cpu().numpy(), tw.detach().cpu().numpy(), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize(

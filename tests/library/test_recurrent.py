@@ -23,7 +23,7 @@ def flat(*tensors):
 
 
 def copy_to_torch(ours, theirs, torch):
-    theirs.load_state_dict({name: torch.tensor(value.numpy()) for name, value in ours.state_dict().items()})
+    theirs.load_state_dict({name: torch.tensor(value.cpu().numpy()) for name, value in ours.state_dict().items()})
     return theirs
 
 
@@ -61,7 +61,7 @@ def test_initialization_is_uniform_within_one_over_sqrt_hidden(kind):
     hidden = 64
     module = getattr(nn, kind)(10, hidden)
     bound = 1 / np.sqrt(hidden)
-    values = np.concatenate([p.detach().numpy().ravel() for p in module.parameters()])
+    values = np.concatenate([p.detach().cpu().numpy().ravel() for p in module.parameters()])
     assert np.abs(values).max() <= bound and np.abs(values).max() > 0.95 * bound
     assert abs(values.std() - bound / np.sqrt(3)) < 0.05 * bound
 
@@ -141,12 +141,12 @@ def _assert_same(ours, theirs, ours_module, their_module):
     (ours_flat, ours_x, ours_state), (their_flat, their_x, their_state) = ours, theirs
     for a, b in zip(ours_flat, their_flat):
         assert a.shape == tuple(b.shape)
-        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(ours_x.grad.numpy(), their_x.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ours_x.grad.cpu().numpy(), their_x.grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
     for a, b in zip(ours_state or (), their_state or ()):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
     for (name, p), q in zip(ours_module.named_parameters(), their_module.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -192,14 +192,14 @@ def test_cell_matches_pytorch(kind, rng, torch):
     else:
         ours_out, their_out = (ours(ours_x, ours_states[0]),), (theirs(their_x, their_states[0]),)
     for a, b in zip(ours_out, their_out):
-        np.testing.assert_allclose(a.detach().numpy(), b.detach().numpy(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(a.detach().cpu().numpy(), b.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
     sum((a * (i + 1.0)).sum() for i, a in enumerate(ours_out)).backward()
     sum((b * (i + 1.0)).sum() for i, b in enumerate(their_out)).backward()
-    np.testing.assert_allclose(ours_x.grad.numpy(), their_x.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(ours_x.grad.cpu().numpy(), their_x.grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
     for a, b in zip(ours_states, their_states):
-        np.testing.assert_allclose(a.grad.numpy(), b.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(a.grad.cpu().numpy(), b.grad.cpu().numpy(), rtol=1e-4, atol=1e-5)
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters()):
-        np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
+        np.testing.assert_allclose(p.grad.cpu().numpy(), q.grad.cpu().numpy(), rtol=1e-4, atol=1e-5, err_msg=name)
 
 
 # ---- cells and layers agree; shapes ---------------------------------------------------------------------
@@ -215,7 +215,7 @@ def test_cell_unrolled_by_hand_equals_the_layer(kind, rng):
         state = cell(x[t], state)
         outputs.append(state[0] if kind == "LSTM" else state)
     output, _ = layer(x)
-    np.testing.assert_allclose(minidl.stack(outputs).detach().numpy(), output.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(minidl.stack(outputs).detach().cpu().numpy(), output.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -225,7 +225,7 @@ def test_unbatched_input_gives_the_batched_result(kind, rng):
     output, final = layer(x)
     batched_output, batched_final = layer(x.unsqueeze(1))
     assert output.shape == (5, 4)
-    np.testing.assert_allclose(output.detach().numpy(), batched_output.squeeze(1).detach().numpy(), rtol=1e-6)
+    np.testing.assert_allclose(output.detach().cpu().numpy(), batched_output.squeeze(1).detach().cpu().numpy(), rtol=1e-6)
     h_n = final[0] if kind == "LSTM" else final
     assert h_n.shape == (1, 4)
 
@@ -245,7 +245,7 @@ def test_lstm_backpropagates_through_a_thousand_steps():
     output, (h_n, c_n) = layer(x)
     output[-1].sum().backward()
     for name, p in layer.named_parameters():
-        assert p.grad is not None and np.isfinite(p.grad.numpy()).all(), name
+        assert p.grad is not None and np.isfinite(p.grad.cpu().numpy()).all(), name
 
 
 def test_no_graph_is_recorded_under_no_grad():

@@ -31,14 +31,14 @@ def test_one_row_of_logits_gives_a_scalar_index():
 
 @pytest.mark.parametrize("temperature", [0.5, 1.0, 2.0])
 def test_draws_follow_the_tempered_softmax(temperature):
-    draws = sample(minidl.tensor([LOGITS] * 20000), temperature=temperature).numpy()
+    draws = sample(minidl.tensor([LOGITS] * 20000), temperature=temperature).cpu().numpy()
     expected = np.exp(np.array(LOGITS) / temperature)
     expected /= expected.sum()
     np.testing.assert_allclose(np.bincount(draws, minlength=4) / 20000, expected, atol=0.015)
 
 
 def test_top_k_renormalizes_over_the_k_likeliest():
-    draws = sample(minidl.tensor([LOGITS] * 20000), top_k=2).numpy()
+    draws = sample(minidl.tensor([LOGITS] * 20000), top_k=2).cpu().numpy()
     counts = np.bincount(draws, minlength=4) / 20000
     assert counts[0] == 0 and counts[2] == 0
     assert counts[1] == pytest.approx(1 / (1 + np.exp(-0.5)), abs=0.015)

@@ -173,14 +173,14 @@ def _run(library, case):
     if not hasattr(output, "shape") and not isinstance(output, tuple):
         return [output], [], []
     outputs = _tensors(output)
-    values = [o.detach().numpy() for o in outputs]
+    values = [o.detach().cpu().numpy() for o in outputs]
     dtypes = [str(o.dtype).replace("torch.", "") for o in outputs]
     differentiable = [o for o in outputs if o.requires_grad]
     leaves = list(_leaves(arguments))
     if differentiable and leaves:
         weights = np.random.default_rng(0).normal(size=differentiable[0].shape).astype(values[0].dtype)
         (differentiable[0] * library.tensor(weights)).sum().backward()
-    return values + dtypes, [leaf.grad.detach().numpy() if leaf.grad is not None else None for leaf in leaves], leaves
+    return values + dtypes, [leaf.grad.detach().cpu().numpy() if leaf.grad is not None else None for leaf in leaves], leaves
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case[0] for case in CASES])
@@ -234,7 +234,7 @@ def test_out_is_refused_with_a_clear_type_error_but_none_is_accepted(name):
     arguments = (x, x) if name == "add" else (x,)
     with pytest.raises(TypeError, match="out= is not supported"):
         getattr(minidl, name)(*arguments, out=minidl.tensor([0.0, 0.0]))
-    np.testing.assert_allclose(getattr(minidl, name)(*arguments, out=None).numpy(), getattr(x, name)(*arguments[1:]).numpy())
+    np.testing.assert_allclose(getattr(minidl, name)(*arguments, out=None).cpu().numpy(), getattr(x, name)(*arguments[1:]).cpu().numpy())
 
 
 @pytest.mark.parametrize("name, arguments", [("exp", (2.0,)), ("sum", ([1.0, 2.0],)), ("maximum", (1, "x")),
@@ -282,7 +282,7 @@ def test_repeat_tiles_as_torch_and_sums_the_copies_back(sizes, torch):
         x = library.tensor(_x.copy(), requires_grad=True)
         out = x.repeat(*sizes)
         (out * library.tensor(weights)).sum().backward()
-        results.append((out.detach().numpy(), x.grad.detach().numpy()))
+        results.append((out.detach().cpu().numpy(), x.grad.detach().cpu().numpy()))
     np.testing.assert_allclose(results[1][0], results[0][0])
     np.testing.assert_allclose(results[1][1], results[0][1], rtol=1e-5, atol=1e-6)
 

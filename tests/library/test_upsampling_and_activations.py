@@ -14,7 +14,7 @@ from conftest import leaf
 
 
 def _host(value):
-    return value.detach().numpy() if hasattr(value, "detach") else np.asarray(value)
+    return value.detach().cpu().numpy() if hasattr(value, "detach") else np.asarray(value)
 
 
 def _both(torch, function, torch_function, x, rng, **kwargs):
@@ -63,7 +63,7 @@ def test_interpolate_matches_pytorch(mode, resize, dtype, torch, rng):
     )
     assert out.shape == tuple(expected.shape) and out.dtype == x.dtype
     np.testing.assert_allclose(_host(out), _host(expected), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(_host(grad), expected_grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_host(grad), expected_grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
     assert out.grad_fn.name() == expected.grad_fn.name()
 
 
@@ -100,7 +100,7 @@ def test_index_rules_match_pytorch(case, mode, dtype, torch):
     upstream = np.arange(expected.numel(), dtype=dtype).reshape(tuple(expected.shape)) % 7
     (out * minidl.tensor(upstream)).sum().backward()
     (expected * torch.tensor(upstream)).sum().backward()
-    np.testing.assert_allclose(_host(mine.grad), reference.grad.numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(_host(mine.grad), reference.grad.cpu().numpy(), rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("mode", ["nearest", "nearest-exact", "bilinear", "bilinear-align-corners"])
@@ -130,7 +130,7 @@ def test_upsample_layer_matches_pytorch(options, torch, rng):
     x = rng.normal(size=(2, 3, 4, 3)).astype(np.float32)
     out, expected, grad, expected_grad = _both(torch, ours, theirs, x, rng)
     np.testing.assert_allclose(_host(out), _host(expected), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(_host(grad), expected_grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(_host(grad), expected_grad.cpu().numpy(), rtol=1e-5, atol=1e-5)
 
 
 BAD_INTERPOLATIONS = {
@@ -177,7 +177,7 @@ def test_unflatten_matches_pytorch(dim, sizes, torch, rng):
     assert repr(ours) == repr(theirs)
     out, expected, grad, expected_grad = _both(torch, ours, theirs, rng.normal(size=(2, 784)).astype(np.float32), rng)
     np.testing.assert_array_equal(_host(out), _host(expected))
-    np.testing.assert_array_equal(_host(grad), expected_grad.numpy())
+    np.testing.assert_array_equal(_host(grad), expected_grad.cpu().numpy())
 
 
 BAD_UNFLATTENS = {
@@ -231,7 +231,7 @@ def test_activation_functions_match_pytorch_at_and_around_zero(name, dtype, torc
     )
     assert out.dtype == dtype
     np.testing.assert_allclose(_host(out), _host(expected), rtol=1e-6, atol=1e-7)
-    np.testing.assert_allclose(_host(grad), expected_grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(_host(grad), expected_grad.cpu().numpy(), rtol=1e-6, atol=1e-7)
     assert out.grad_fn.name() == expected.grad_fn.name()
 
 
@@ -244,9 +244,9 @@ def test_activation_layers_repr_and_forward_as_pytorch(name, inplace, torch, rng
     x = rng.normal(size=(3, 4)).astype(np.float32)
     mine, reference = minidl.tensor(x), torch.tensor(x)
     out, expected = ours(mine), theirs(reference)
-    np.testing.assert_allclose(_host(out), expected.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(_host(out), expected.cpu().numpy(), rtol=1e-6, atol=1e-7)
     assert (out is mine) == (expected is reference) == inplace
-    np.testing.assert_allclose(_host(mine), reference.numpy(), rtol=1e-6, atol=1e-7)  # changed only in place
+    np.testing.assert_allclose(_host(mine), reference.cpu().numpy(), rtol=1e-6, atol=1e-7)  # changed only in place
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)
@@ -271,7 +271,7 @@ def test_in_place_activations_rewrite_the_graph_as_pytorch(name, torch, rng):
         assert "In-place" in str(error)
         return
     (out * minidl.tensor(upstream)).sum().backward()
-    np.testing.assert_allclose(_host(mine.grad), reference.grad.numpy(), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(_host(mine.grad), reference.grad.cpu().numpy(), rtol=1e-6, atol=1e-7)
 
 
 @pytest.mark.parametrize("name", ACTIVATIONS)

@@ -189,7 +189,7 @@ def default_collate(batch):
         if _TEXT_DTYPE.search(elem.dtype.str):
             raise TypeError(_COLLATE_ERROR.format(elem.dtype))
         _check_same_shape(batch)
-        xp = backend.xp() if current.is_array(elem) else numpy
+        xp = backend.xp(elem) if current.is_array(elem) else numpy
         return Tensor(xp.stack(list(batch)))
     if isinstance(elem, (numpy.bool_, numpy.number)):
         return Tensor(numpy.asarray(batch))

@@ -150,7 +150,7 @@ class DataLoader:
 def _take(source, mapping, indices):
     """The batch at ``indices``: rows of a Tensor, or a list of rows of a TensorDataset's tensors."""
     index = numpy.asarray(indices, dtype=numpy.int64)
-    index = backend.current().from_host(index if mapping is None else mapping[index])
+    index = index if mapping is None else mapping[index]  # a host array: indexing copies it to the tensors' device
     if isinstance(source, Tensor):
         return source[index]
     return [t[index] for t in source.tensors]
@@ -160,8 +160,8 @@ def _host_indices(indices):
     """A Subset's indices as a host int64 array, or None when they are not integers."""
     if isinstance(indices, Tensor):
         indices = to_numpy(indices)
-    elif backend.current().is_array(indices):
-        indices = backend.current().to_host(indices)
+    elif backend.is_array(indices):
+        indices = backend.of(indices).to_host(indices)
     array = numpy.asarray(indices) if len(indices) else numpy.zeros(0, dtype=numpy.int64)
     return array.astype(numpy.int64) if array.ndim == 1 and array.dtype.kind in "iu" else None
 

@@ -155,8 +155,8 @@ def latent_histogram_density(latent_means, bins=10):
     _check_batch("latent_histogram_density", "latent_means", latent_means, ("N", "L"))
     if latent_means.shape[0] == 0:
         raise ValueError("latent_histogram_density: latent_means has no rows; need at least one example")
-    xp = backend.xp()
     means = latent_means.detach().data.astype(backend.float64)
+    xp = backend.xp(means)
     low, high = means.min(axis=0), means.max(axis=0)
     flat = high == low
     low, high = xp.where(flat, low - 0.5, low), xp.where(flat, high + 0.5, high)
@@ -165,7 +165,7 @@ def latent_histogram_density(latent_means, bins=10):
     index = xp.clip(xp.floor((means - low) / width).astype(backend.int64), 0, bins - 1)
     counts = (index[:, :, None] == xp.arange(bins)[None, None, :]).sum(axis=0)  # (L, bins)
     density = counts / (means.shape[0] * width[:, None])
-    return Tensor(xp.take_along_axis(density, index.T, axis=1).T)
+    return Tensor._from_op(xp.take_along_axis(density, index.T, axis=1).T, (), None)
 
 
 def sampling_weights(latent_means, bins=10, smoothing=0.001):
@@ -188,4 +188,4 @@ def sampling_weights(latent_means, bins=10, smoothing=0.001):
     inverse = 1.0 / (density.data + smoothing)
     per_dimension = inverse / inverse.sum(axis=0)
     weights = per_dimension.max(axis=1)
-    return Tensor(weights / weights.sum())
+    return Tensor._from_op(weights / weights.sum(), (), None)

@@ -100,7 +100,7 @@ class MultiheadAttention(Module):
     def _mask(self, attn_mask, key_padding_mask, is_causal, batch, length, source, dtype):
         """One additive mask broadcastable to (N, heads, L, S), or None."""
         if attn_mask is None and is_causal:
-            attn_mask = ~causal_mask(length, source)
+            attn_mask = ~causal_mask(length, source, device=self.in_proj_weight.device)
         mask = None
         if attn_mask is not None:
             mask = additive_mask(attn_mask, allowed_when_true=False, dtype=dtype)

@@ -6,7 +6,7 @@ from minidl import backend
 
 
 def _fill(tensor, host_values):
-    tensor.data[...] = backend.current().from_host(host_values.astype(tensor.dtype))
+    tensor.data[...] = backend.of(tensor.data).from_host(host_values.astype(tensor.dtype))
     return tensor
 
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 
 from minidl import backend
 from minidl.tensor import Tensor, no_grad
-from minidl.tensor.promotion import as_dtype, check_device
+from minidl.device import backend_for
+from minidl.tensor.promotion import as_dtype, move, transfer
 
 IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
 
@@ -185,19 +186,19 @@ class Module:
 
     # ---- devices and dtypes --------------------------------------------------------------------
     def to(self, *args, device=None, dtype=None, non_blocking=False):
-        """Cast the floating parameters and buffers to ``dtype`` in place, or check ``device``; returns self.
+        """Move the parameters and buffers to ``device`` and cast the floating ones to ``dtype``, in place; returns self.
 
-        ``model.to(minidl.float64)``, ``model.to("cuda")``, ``model.to(device, dtype)`` or
-        ``model.to(tensor)`` (its dtype), as PyTorch's ``Module.to``: parameters keep their identity (an
-        optimizer made before still holds them) and their gradients are cast too; integer buffers keep
-        their dtype. minidl has one backend for every tensor (``minidl.use_backend``), so a device must
-        be the current backend's (``"cpu"`` for NumPy, ``"cuda"`` for CuPy or the simulated GPU), else
-        RuntimeError, as ``Tensor.to``. TypeError for a dtype that is neither floating nor complex.
+        ``model.to(minidl.float64)``, ``model.to("cuda")``, ``model.to("cpu")``, ``model.to(device, dtype)``
+        or ``model.to(tensor)`` (its dtype and device), as PyTorch's ``Module.to``: parameters keep their
+        identity (an optimizer made before still holds them, and its state follows at its next step) and
+        their gradients move and are cast too; integer buffers keep their dtype. RuntimeError for
+        ``"cuda"`` where no GPU backend is in use, as ``Tensor.to``; TypeError for a dtype that is
+        neither floating nor complex.
         """
         del non_blocking  # copies here are synchronous
         for arg in args:
             if isinstance(arg, Tensor):
-                dtype = arg.dtype
+                dtype, device = arg.dtype, arg.device
             elif isinstance(arg, str):  # "cuda", or a minidl.device (a str)
                 device = arg
             elif isinstance(arg, int) and not isinstance(arg, bool):  # a GPU number, as Module.to(0)
@@ -205,7 +206,7 @@ class Module:
             else:
                 dtype = arg
         if device is not None:
-            check_device(device)
+            self._move(backend_for(device))
         if dtype is None:
             return self
         dtype = as_dtype(dtype)
@@ -223,12 +224,27 @@ class Module:
                         module._buffers[name] = buffer.to(dtype)
         return self
 
+    def _move(self, owner):
+        """Every parameter (and its gradient) and buffer onto backend ``owner``'s device, in place."""
+        for module in self.modules():
+            for parameter in module._parameters.values():
+                if parameter is not None and backend.of(parameter.data) is not owner:
+                    parameter.data = transfer(parameter.data, backend.of(parameter.data), owner)
+                    if parameter.grad is not None:
+                        parameter.grad = move(parameter.grad, owner)
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    with no_grad():
+                        module._buffers[name] = move(buffer, owner)
+
     def cpu(self):
-        """``to("cpu")``: self on the NumPy backend, RuntimeError on a GPU backend."""
+        """``to("cpu")``: the parameters and buffers moved to host memory (NumPy); returns self."""
         return self.to(device="cpu")
 
     def cuda(self, device=None):
-        """``to("cuda")``: self on a GPU backend (CuPy, or the simulated GPU), RuntimeError on NumPy."""
+        """``to("cuda")``: the parameters and buffers moved to the GPU (CuPy, or the simulated GPU); returns self.
+
+        RuntimeError where no GPU backend is in use."""
         return self.to(device="cuda" if device is None else device)
 
     def float(self):
@@ -333,8 +349,9 @@ class Module:
             raise _LoadStateDictError(
                 f"Error(s) in loading state_dict for {type(self).__name__}:\n\t" + "\n\t".join(errors)
             )
-        for name, value in values.items():
-            own[name].data[...] = value
+        for name, value in values.items():  # copied across devices, as PyTorch's copy_
+            owner = backend.of(own[name].data)
+            own[name].data[...] = value if backend.of(value) is owner else transfer(value, backend.of(value), owner)
         return IncompatibleKeys(missing, unexpected)
 
     # ---- printing ------------------------------------------------------------------------------
@@ -372,10 +389,10 @@ def _check_state_dict_type(state_dict):
 
 
 def _as_backend_array(value):
-    """A tensor's array, or a numeric array-like moved to the backend; None for anything else."""
-    current = backend.current()
+    """A tensor's array (on its device), or a numeric array-like as a host array; None for anything else."""
+    current = backend.host()
     value = value.data if isinstance(value, Tensor) else value
-    if current.is_array(value):
+    if backend.is_array(value):
         return value if value.dtype.kind in "biuf" else None
     if isinstance(value, (str, bytes, dict)) or value is None:
         return None

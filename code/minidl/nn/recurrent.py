@@ -65,7 +65,7 @@ class _CellBase(Module):
             state = None if state is None else tuple(s.unsqueeze(0) for s in state)
         expected = (input.shape[0], self.hidden_size)
         if state is None:
-            state = tuple(_zeros(expected, input.dtype) for _ in range(self.state_count))
+            state = tuple(_zeros(expected, input.dtype, input.data) for _ in range(self.state_count))
         for s in state:
             if s.shape != expected:
                 raise ValueError(f"{name}: hidden state has shape {s.shape}, expected {expected}")
@@ -196,7 +196,7 @@ class _RNNBase(Module):
             input = input.unsqueeze(1)
         elif self.batch_first:
             input = input.transpose(0, 1)
-        states = self._initial_states(hx, input.shape[1], input.dtype, batched)
+        states = self._initial_states(hx, input.shape[1], input.dtype, batched, input.data)
         sequence, finals = input, []
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout > 0:
@@ -214,11 +214,11 @@ class _RNNBase(Module):
             output = output.transpose(0, 1)
         return output, (final if self.state_count == 2 else final[0])
 
-    def _initial_states(self, hx, batch, dtype, batched):
+    def _initial_states(self, hx, batch, dtype, batched, like):
         name = type(self).__name__
         expected = (self.num_layers, batch, self.hidden_size)
         if hx is None:
-            return tuple(_zeros(expected, dtype) for _ in range(self.state_count))
+            return tuple(_zeros(expected, dtype, like) for _ in range(self.state_count))
         states = tuple(hx) if isinstance(hx, (tuple, list)) else (hx,)
         if len(states) != self.state_count or not all(isinstance(s, Tensor) for s in states):
             expected = "a tuple (h_0, c_0) of Tensors" if self.state_count == 2 else "a Tensor"
@@ -300,8 +300,8 @@ def _uniform_parameter(shape, hidden_size):
     return parameter
 
 
-def _zeros(shape, dtype):
-    return Tensor(backend.xp().zeros(shape, dtype=dtype))
+def _zeros(shape, dtype, like):
+    return Tensor._from_op(backend.xp(like).zeros(shape, dtype=dtype), (), None)
 
 
 def _nonlinearity_repr(nonlinearity):

@@ -45,7 +45,7 @@ class TransformerBlock(Module):
         if x.ndim != 3:
             raise ValueError(f"TransformerBlock: input must be (N, L, embed_dim), got shape {x.shape}")
         if is_causal and attn_mask is None:
-            attn_mask = ~F.causal_mask(x.shape[1])
+            attn_mask = ~F.causal_mask(x.shape[1], device=x.device)
         if self.norm_first:
             x = x + self._attention(self.norm1(x), attn_mask, key_padding_mask)
             return x + self._mlp(self.norm2(x))

@@ -17,7 +17,7 @@ def _with_grads(parameters):
 def _vector_norm(values, norm_type):
     """||values||_p over all entries: (sum |v|^p)^(1/p); max |v| for p = inf, min |v| for -inf, the
     count of nonzero entries for p = 0 (``torch.linalg.vector_norm``). float16 is summed in float32."""
-    xp = backend.xp()
+    xp = backend.xp(values)
     magnitudes = xp.abs(values.astype(backend.float32) if values.dtype == "float16" else values)
     if magnitudes.size == 0:
         total = xp.zeros((), dtype=magnitudes.dtype)
@@ -53,7 +53,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     parameters = _with_grads(parameters)
     if not parameters:
         return Tensor(0.0)
-    xp = backend.xp()
+    xp = backend.xp(parameters[0].grad.data)
     total = _vector_norm(xp.stack([_vector_norm(p.grad.data, norm_type) for p in parameters]), norm_type)
     if error_if_nonfinite and not bool(xp.isfinite(total)):
         raise RuntimeError(
@@ -64,7 +64,7 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     scale = xp.minimum(max_norm / (total + 1e-6), 1.0)  # NaN stays NaN, as in PyTorch
     for grad in {id(p.grad.data): p.grad.data for p in parameters}.values():  # shared arrays once
         grad *= scale.astype(grad.dtype)
-    return Tensor(total)
+    return Tensor._from_op(total, (), None)
 
 
 def clip_grad_value_(parameters, clip_value):

@@ -2,7 +2,7 @@
 
 from minidl import backend
 from minidl.tensor.base import TensorBase
-from minidl.tensor.promotion import as_array, is_number, promote, quiet, untracked, zero_where
+from minidl.tensor.promotion import as_array, is_number, mixed_devices, promote, quiet, untracked, zero_where
 from minidl.tensor.shapes import is_scalar
 from minidl.tensor.shapes import unbroadcast
 
@@ -22,8 +22,8 @@ class Arithmetic(TensorBase):
         if isinstance(other, (bool, int, float)) or is_scalar(other):
             floating = self.data.dtype.kind == "f"
             dtype = self.dtype if floating or isinstance(other, (bool, int)) else backend.float32
-            return self._from_op(backend.xp().asarray(other, dtype=dtype), (), None)
-        return self._from_op(as_array(other), (), None)
+            return self._from_op(backend.xp(self.data).asarray(other, dtype=dtype), (), None)
+        return self._from_op(as_array(other, None, backend.of(self.data)), (), None)
 
     def __add__(self, other):
         self, other = promote(self, other)
@@ -82,7 +82,7 @@ class Arithmetic(TensorBase):
         """
         exponent_is_tensor = isinstance(exponent, TensorBase)
         self, exponent = promote(self, exponent)
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         if self.dtype == backend.bool_:  # PyTorch: bool tensor ** bool number is bool, a bool exponent tensor fails
             if exponent_is_tensor:
                 raise NotImplementedError("pow: a bool exponent tensor is not supported (as in PyTorch); use .long()")
@@ -157,6 +157,8 @@ class Arithmetic(TensorBase):
 
     def __matmul__(self, other):
         other = self._lift(other)
+        if backend.on_gpu(self.data) != backend.on_gpu(other.data):
+            raise mixed_devices(self.data, other.data)  # matmul has no 0-d operands, so no exception
         _check_matmul(self.shape, other.shape)
         return TensorBase._from_op(self.data @ other.data, (self, other), _matmul_backward(self, other))
 
@@ -194,7 +196,7 @@ class Arithmetic(TensorBase):
             )
         a, b = promote(self, other)
         _check_division(a, b, "div")
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         with quiet():
             if rounding_mode == "floor":
                 out = xp.floor_divide(a.data, b.data)
@@ -303,9 +305,9 @@ def _matmul_backward(a, b):
         a_data = a.data[None, :] if a.ndim == 1 else a.data
         b_data = b.data[:, None] if b.ndim == 1 else b.data
         if b.ndim == 1:
-            g = backend.xp().expand_dims(g, -1)
+            g = backend.xp(g).expand_dims(g, -1)
         if a.ndim == 1:
-            g = backend.xp().expand_dims(g, -2)
+            g = backend.xp(g).expand_dims(g, -2)
         grad_a = grad_b = None
         if a.requires_grad:
             grad_a = unbroadcast(g @ b_data.swapaxes(-1, -2), a_data.shape).reshape(a.shape)
@@ -336,7 +338,7 @@ def _floor_divide(a, b):
     the result is in the graph, and a backward pass through it raises RuntimeError, as in PyTorch."""
     _check_division(a, b, "floor_divide")
     with quiet():
-        out = backend.xp().floor_divide(a.data, b.data)
+        out = backend.xp(a.data).floor_divide(a.data, b.data)
 
     def backward(g):
         raise RuntimeError(
@@ -354,7 +356,7 @@ def _remainder(a, b, divisor_gradient=True):
     a Python number (``2.0 % x``); ``divisor_gradient=False`` raises there as it does.
     """
     _check_division(a, b, "remainder")
-    xp = backend.xp()
+    xp = backend.xp(a.data)
     with quiet():
         out = xp.remainder(a.data, b.data)
 

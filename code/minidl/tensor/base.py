@@ -25,8 +25,8 @@ class TensorBase:
         result is a plain tensor.
         """
         out = object.__new__(TensorBase.result_type)
-        if not backend.current().is_array(data):  # NumPy turns 0-d results into scalars
-            data = backend.xp().asarray(data)
+        if not backend.is_array(data):  # NumPy turns 0-d results into scalars (on the host)
+            data = backend.xp(data, *(p.data for p in parents)).asarray(data)
         out.data = data
         out._grad = None
         out._requires_grad = False

@@ -9,17 +9,19 @@ Taught in the chapter "Gradient descent and backpropagation" (``book/part1/backp
 
 from minidl import autograd
 from minidl import backend
-from minidl.device import get_default_device
+from minidl.device import backend_for, device_of
 from minidl.tensor.arithmetic import Arithmetic
 from minidl.tensor.base import TensorBase
 from minidl.tensor.elementwise import Elementwise
 from minidl.tensor.inplace import InPlace
 from minidl.tensor.printing import tensor_repr
-from minidl.tensor.promotion import as_array, as_dtype, check_device
+from minidl.tensor.promotion import as_array, as_dtype, move
 from minidl.tensor.reductions import Reductions
 from minidl.tensor.shaping import Shaping
 
 _NUMPY_NEEDS_DETACH = "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() instead."
+_NUMPY_NEEDS_HOST = ("can't convert {} device type tensor to numpy. Use Tensor.cpu() to copy the tensor to host memory "
+                     "first.")
 
 
 class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
@@ -57,7 +59,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
     def grad(self):
         """dL/d(this tensor) after ``backward``: a Tensor of the same shape and dtype, or None.
 
-        Assigning it checks what PyTorch checks: a Tensor (or None) of this shape and dtype, else
+        Assigning it checks what PyTorch checks: a Tensor (or None) of this shape, dtype and device, else
         TypeError or RuntimeError, so an optimizer never broadcasts a wrong-shaped gradient.
 
         Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
@@ -78,6 +80,11 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
                 raise RuntimeError(
                     f"attempting to assign a gradient with dtype '{value.dtype}' to a tensor with dtype "
                     f"'{self.dtype}'; cast it first with .to({self.dtype})"
+                )
+            if backend.on_gpu(value.data) != backend.on_gpu(self.data):
+                raise RuntimeError(
+                    f"attempting to assign a gradient located on device '{value.device}' to a tensor located on "
+                    f"device '{self.device}'. Please ensure that the gradient and the tensor are on the same device"
                 )
         self._grad = value
 
@@ -189,25 +196,29 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
         return self.data.tolist()
 
     def numpy(self, *, force=False):
-        """A host NumPy array (a copy on GPU backends). Detach first, as in PyTorch.
+        """The NumPy array of a CPU tensor, sharing its memory as PyTorch's does. Detach first, as in PyTorch.
 
-        On the NumPy backend the array shares this tensor's memory, as PyTorch's does. RuntimeError,
-        with PyTorch's message, for a tensor that requires grad unless ``force=True`` (which detaches).
+        RuntimeError, with PyTorch's message, for a tensor that requires grad unless ``force=True``
+        (which detaches); TypeError, with PyTorch's message, for a tensor on a GPU: copy it to the host
+        with ``.cpu()`` first, ``x.detach().cpu().numpy()``.
 
         Taught in "Recurrent neural networks" (book/part2/rnn.md).
         """
         if self.requires_grad and not force:
             raise RuntimeError(_NUMPY_NEEDS_DETACH)
-        return backend.current().to_host(self.data)
+        if backend.on_gpu(self.data):
+            raise TypeError(_NUMPY_NEEDS_HOST.format(self.device))
+        return backend.host().to_host(self.data)
 
     def __array__(self, dtype=None, copy=None):
         """The host array for ``np.asarray(t)`` and ``np.array(t)`` (and so ``plt.imshow(t)``).
 
-        Shares memory on the NumPy backend unless ``copy`` or a new ``dtype`` asks for a copy;
-        ``copy=False`` where a copy cannot be avoided (a GPU backend, a new dtype) is a ValueError, as
+        Shares a CPU tensor's memory unless ``copy`` or a new ``dtype`` asks for a copy; copies a GPU
+        tensor to the host (where PyTorch raises, so that plotting works on every device);
+        ``copy=False`` where a copy cannot be avoided (a GPU tensor, a new dtype) is a ValueError, as
         NumPy's protocol asks. RuntimeError for a tensor that requires grad, as ``numpy()``.
         """
-        host = self.numpy()
+        host = self.cpu().numpy()
         copied = host is not self.data
         if dtype is not None and host.dtype != dtype:
             if copy is False:
@@ -215,8 +226,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
             return host.astype(dtype)
         if copy is False and copied:
             raise ValueError(
-                f"np.asarray(tensor, copy=False): the tensor lives on the {backend.current().name!r} backend, "
-                "so its host array is a copy"
+                f"np.asarray(tensor, copy=False): the tensor lives on {self.device}, so its host array is a copy"
             )
         return host.copy() if copy and not copied else host
 
@@ -257,7 +267,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
         grad = None
         if self.requires_grad:
             grad = "requires_grad=True" if self.is_leaf else f"grad_fn=<{self.grad_fn.name()}>"
-        return tensor_repr(backend.current().to_host(self.data), grad)
+        return tensor_repr(backend.of(self.data).to_host(self.data), grad)
 
     def detach(self):
         """The same data, cut from the graph.
@@ -291,24 +301,26 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
         return self.grad_fn is not None and self.grad_fn._retained is self
 
     def to(self, *args, dtype=None, device=None, copy=False, non_blocking=False):
-        """Cast to ``dtype``: ``x.to(minidl.float64)``, ``x.to(other_tensor)``, as in PyTorch.
+        """Cast to ``dtype`` or copy to ``device``: ``x.to(minidl.float64)``, ``x.to("cpu")``, ``x.to(other_tensor)``.
 
         A cast between floating dtypes stays in the graph (the gradient is cast back); a cast to an
-        integer or bool dtype cuts it, as in PyTorch. Devices are not chosen per tensor: every tensor
-        lives on the backend picked by ``minidl.use_backend`` or ``MINIDL_BACKEND``, so a device string
-        names that backend's device (``"cpu"`` on NumPy, ``"cuda"`` on CuPy) or raises RuntimeError.
-        Returns ``self`` when nothing changes and ``copy`` is False; TypeError for a non-dtype.
+        integer or bool dtype cuts it, as in PyTorch. A copy to another device (``"cpu"``, ``"cuda"``,
+        a ``minidl.device``, another tensor's device) stays in the graph too: the gradient is copied
+        back. Returns ``self`` when nothing changes and ``copy`` is False; TypeError for a non-dtype,
+        RuntimeError for ``"cuda"`` where no GPU backend is in use (see ``minidl.device``).
         """
         del non_blocking  # accepted for PyTorch compatibility; copies here are synchronous
         for arg in args:
             if isinstance(arg, TensorBase):
-                dtype = arg.dtype
+                dtype, device = arg.dtype, arg.device
             elif isinstance(arg, str):
                 device = arg
             else:
                 dtype = arg
         if device is not None:
-            check_device(device)
+            moved = move(self, backend_for(device))
+            if moved is not self:
+                return moved if dtype is None else moved.to(dtype)
         target = self.dtype if dtype is None else as_dtype(dtype)
         if target == self.dtype and not copy:
             return self
@@ -318,11 +330,11 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
         source = self.dtype
         return TensorBase._from_op(data, (self,), lambda g: (g.astype(source),))
 
-    # ---- devices: one backend at a time, so a tensor's device is the backend's (see minidl.device) ----
+    # ---- devices: a tensor's is its array's (see minidl.device) ----
     @property
     def device(self):
-        """Where the tensor lives: ``minidl.device("cpu")`` on NumPy, ``("cuda:0")`` on CuPy and the simulated GPU."""
-        return get_default_device()
+        """Where the tensor lives: ``minidl.device("cpu")`` for a NumPy array, ``("cuda:0")`` on CuPy and the simulated GPU."""
+        return device_of(self.data)
 
     @property
     def is_cuda(self):
@@ -330,14 +342,16 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
         return self.device.type == "cuda"
 
     def cpu(self):
-        """The tensor itself on the NumPy backend, as ``.to("cpu")``; RuntimeError on a GPU backend.
+        """The tensor in host memory (NumPy), as ``.to("cpu")``: itself if it is there, else a copy in the graph.
 
-        minidl moves no single tensor between devices: for host values use ``.numpy()`` or ``minidl.to_numpy``.
+        ``x.cpu().numpy()`` is how a GPU tensor's values reach NumPy, as in PyTorch.
         """
         return self.to("cpu")
 
     def cuda(self, device=None, non_blocking=False):
-        """The tensor itself on a GPU backend, as ``.to("cuda")``; RuntimeError on the NumPy backend."""
+        """The tensor on the GPU, as ``.to("cuda")``: itself if it is there, else a copy in the graph.
+
+        RuntimeError where no GPU backend is in use (``minidl.use_backend("cupy")``, or ``"gpusim"`` in tests)."""
         return self.to("cuda" if device is None else device, non_blocking=non_blocking)
 
     def float(self):
@@ -353,7 +367,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
 
     def half(self):
         """Cast to float16 (differentiable)."""
-        return self.to(backend.xp().float16)
+        return self.to(backend.xp(self.data).float16)
 
     def long(self):
         """Cast to int64, e.g. for class indices; the result is out of the graph."""
@@ -361,7 +375,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
 
     def int(self):
         """Cast to int32; the result is out of the graph."""
-        return self.to(backend.xp().int32)
+        return self.to(backend.xp(self.data).int32)
 
     def bool(self):
         """Cast to bool (nonzero is True); the result is out of the graph."""
@@ -388,7 +402,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
             )
         if not self.requires_grad:
             raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         if gradient is None:
             if self.data.size != 1:
                 raise RuntimeError(
@@ -397,7 +411,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
                 )
             gradient = xp.ones_like(self.data)
         else:
-            gradient = as_array(gradient, self.dtype)
+            gradient = as_array(gradient, self.dtype, backend.of(self.data))
             if gradient.shape != self.data.shape:
                 raise RuntimeError(
                     f"backward(): gradient has shape {tuple(gradient.shape)}, expected {self.shape}"
@@ -406,7 +420,7 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
 
     def _accumulate(self, grad):
         """Add ``grad`` into ``self.grad``, which owns its memory: a first gradient is copied, never kept."""
-        grad = backend.xp().asarray(grad)
+        grad = backend.xp(self.data).asarray(grad)
         if grad.shape != self.data.shape:
             raise RuntimeError(
                 f"backward: the gradient computed for a tensor of shape {self.shape} has shape "

@@ -21,7 +21,7 @@ class Elementwise(TensorBase):
         Taught in "Losses" (book/part1/losses.md).
         """
         self = _floating(self)
-        out = backend.xp().exp(self.data)
+        out = backend.xp(self.data).exp(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * out,))
 
     def log(self):
@@ -31,14 +31,14 @@ class Elementwise(TensorBase):
         """
         self = _floating(self)
         with quiet():  # log(0) = -inf and log(-1) = nan, silently, as in PyTorch
-            out = backend.xp().log(self.data)
+            out = backend.xp(self.data).log(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g / self.data,))
 
     def sqrt(self):
         """The square root elementwise; the backward multiplies by 1 / (2 sqrt(x))."""
         self = _floating(self)
         with quiet():
-            out = backend.xp().sqrt(self.data)
+            out = backend.xp(self.data).sqrt(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * 0.5 / out,))
 
     def abs(self):
@@ -46,7 +46,7 @@ class Elementwise(TensorBase):
 
         Taught in "Neural networks" (book/part1/networks.md).
         """
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         return TensorBase._from_op(xp.abs(self.data), (self,), lambda g: (g * xp.sign(self.data),))
 
     def clip(self, min=None, max=None):
@@ -63,7 +63,7 @@ class Elementwise(TensorBase):
         x, *bounds = promote(self, *given)
         low = bounds.pop(0) if min is not None else None
         high = bounds.pop(0) if max is not None else None
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         out = x.data
         if low is not None:
             out = xp.maximum(out, low.data)  # maximum and minimum let a NaN through, as PyTorch does
@@ -106,7 +106,7 @@ class Elementwise(TensorBase):
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
         self = _floating(self)
-        out = backend.xp().tanh(self.data)
+        out = backend.xp(self.data).tanh(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * (1 - out * out),))
 
     def sigmoid(self):
@@ -124,7 +124,7 @@ class Elementwise(TensorBase):
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
         positive = self.data > 0
-        out = backend.xp().maximum(self.data, 0)  # +0.0 for negatives and NaN kept, as torch.relu
+        out = backend.xp(self.data).maximum(self.data, 0)  # +0.0 for negatives and NaN kept, as torch.relu
         return TensorBase._from_op(out, (self,), lambda g: (g * positive,))
 
     def softmax(self, dim):
@@ -135,7 +135,7 @@ class Elementwise(TensorBase):
 
         Taught in "Losses" (book/part1/losses.md).
         """
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         x = widened(self.data)
         exps = xp.exp(x - x.max(axis=dim, keepdims=True))
         out = exps / exps.sum(axis=dim, keepdims=True)
@@ -155,7 +155,7 @@ class Elementwise(TensorBase):
 
         Taught in "Losses" (book/part1/losses.md).
         """
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         x = widened(self.data)
         shifted = x - x.max(axis=dim, keepdims=True)
         out = shifted - xp.log(xp.exp(shifted).sum(axis=dim, keepdims=True))
@@ -172,47 +172,47 @@ class Elementwise(TensorBase):
     def sin(self):
         """sin(x) elementwise (radians); the backward multiplies by cos(x)."""
         self = _floating(self)
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         return TensorBase._from_op(xp.sin(self.data), (self,), lambda g: (g * xp.cos(self.data),))
 
     def cos(self):
         """cos(x) elementwise (radians); the backward multiplies by -sin(x)."""
         self = _floating(self)
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         return TensorBase._from_op(xp.cos(self.data), (self,), lambda g: (-g * xp.sin(self.data),))
 
     def log2(self):
         """The base-2 logarithm elementwise; the backward divides by x ln 2."""
         self = _floating(self)
         with quiet():
-            out = backend.xp().log2(self.data)
+            out = backend.xp(self.data).log2(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g / (self.data * _LN2),))
 
     def log10(self):
         """The base-10 logarithm elementwise; the backward divides by x ln 10."""
         self = _floating(self)
         with quiet():
-            out = backend.xp().log10(self.data)
+            out = backend.xp(self.data).log10(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g / (self.data * _LN10),))
 
     def log1p(self):
         """log(1 + x), accurate for tiny x (where 1 + x would round to 1); the backward divides by 1 + x."""
         self = _floating(self)
         with quiet():
-            out = backend.xp().log1p(self.data)
+            out = backend.xp(self.data).log1p(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g / (1 + self.data),))
 
     def expm1(self):
         """e^x - 1, accurate for tiny x; the backward multiplies by e^x = out + 1."""
         self = _floating(self)
-        out = backend.xp().expm1(self.data)
+        out = backend.xp(self.data).expm1(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (g * (out + 1),))
 
     def rsqrt(self):
         """1 / sqrt(x) elementwise; the backward multiplies by -1 / (2 x^(3/2)) = -out^3 / 2."""
         self = _floating(self)
         with quiet():
-            out = 1 / backend.xp().sqrt(self.data)
+            out = 1 / backend.xp(self.data).sqrt(self.data)
         return TensorBase._from_op(out, (self,), lambda g: (-0.5 * g * out * out * out,))
 
     def reciprocal(self):
@@ -230,15 +230,15 @@ class Elementwise(TensorBase):
 
     def floor(self):
         """The largest whole number <= x; integers come back unchanged. The gradient is 0, as in PyTorch."""
-        return _flat(self, backend.xp().floor)
+        return _flat(self, backend.xp(self.data).floor)
 
     def ceil(self):
         """The smallest whole number >= x; integers come back unchanged. The gradient is 0."""
-        return _flat(self, backend.xp().ceil)
+        return _flat(self, backend.xp(self.data).ceil)
 
     def trunc(self):
         """x rounded toward zero; integers come back unchanged. The gradient is 0."""
-        return _flat(self, backend.xp().trunc)
+        return _flat(self, backend.xp(self.data).trunc)
 
     def round(self, decimals=0):
         """x rounded to ``decimals`` places, halves to even (``round(2.5) = 2``), as PyTorch and NumPy.
@@ -247,27 +247,27 @@ class Elementwise(TensorBase):
         """
         if decimals and self.dtype.kind in "iub":
             raise NotImplementedError(f'"round" with decimals is not implemented for {self.dtype} tensors (as in PyTorch)')
-        return _flat(self, lambda data: backend.xp().round(data, decimals))
+        return _flat(self, lambda data: backend.xp(self.data).round(data, decimals))
 
     def sign(self):
         """-1, 0 or 1 by the sign of x (0 for 0, nan for nan; bool unchanged). The gradient is 0."""
         if self.dtype == backend.bool_:
             return TensorBase._from_op(self.data.copy(), (), None)
-        return _flat(self, backend.xp().sign, integers_unchanged=False)
+        return _flat(self, backend.xp(self.data).sign, integers_unchanged=False)
 
     def maximum(self, other):
         """The larger of ``self`` and ``other`` elementwise (broadcast, promoted); a NaN wins.
 
         The gradient goes to the larger side, half to each on a tie, as in PyTorch.
         """
-        return _pick(self, other, backend.xp().maximum, lambda a, b: a < b)
+        return _pick(self, other, backend.xp(self.data).maximum, lambda a, b: a < b)
 
     def minimum(self, other):
         """The smaller of ``self`` and ``other`` elementwise (broadcast, promoted); a NaN wins.
 
         The gradient goes to the smaller side, half to each on a tie, as in PyTorch.
         """
-        return _pick(self, other, backend.xp().minimum, lambda a, b: a > b)
+        return _pick(self, other, backend.xp(self.data).minimum, lambda a, b: a > b)
 
     clamp = clip
     __abs__ = abs  # Python's abs(t)
@@ -288,7 +288,7 @@ def _flat(x, function, integers_unchanged=True):
     if integers_unchanged and x.dtype.kind in "iub":
         return TensorBase._from_op(x.data.copy(), (), None)
     out = function(x.data)
-    return TensorBase._from_op(out, (x,), lambda g: (backend.xp().zeros_like(g),))
+    return TensorBase._from_op(out, (x,), lambda g: (backend.xp(x.data).zeros_like(g),))
 
 
 def _pick(a, b, choose, loses):
@@ -300,7 +300,7 @@ def _pick(a, b, choose, loses):
     out = choose(a.data, b.data)
 
     def backward(g):
-        xp = backend.xp()
+        xp = backend.xp(g)
         shared = xp.where(a.data == b.data, g / 2, g)
         zero = xp.zeros((), dtype=g.dtype)
         return (
@@ -319,5 +319,5 @@ def logistic(x):
 
     Taught in "The perceptron" (book/part1/perceptron.md).
     """
-    xp = backend.xp()
+    xp = backend.xp(x.data)
     return xp.exp(-xp.logaddexp(0, -x))

@@ -5,7 +5,8 @@ from minidl import backend
 from minidl.tensor.base import TensorBase
 from minidl.tensor.core import Tensor
 from minidl.tensor.shaping import gather, unbind  # noqa: F401  (torch.unbind and torch.gather)
-from minidl.tensor.promotion import as_array, as_dtype, check_device, is_number, number_dtype, promote, promote_dtypes
+from minidl.device import backend_for
+from minidl.tensor.promotion import as_array, as_dtype, is_number, mixed_devices, move, one_device, transfer, number_dtype, promote, promote_dtypes
 from minidl.tensor.shapes import normalize_dim, unbroadcast
 
 
@@ -16,18 +17,35 @@ def tensor(data, requires_grad=False, dtype=None, *, device=None):
     Floats become float32 unless given as a float64 array (as in PyTorch). A list may hold one-element
     tensors among its numbers (``minidl.tensor([loss_a, loss_b])``); their dtypes take part in choosing
     the result's. ValueError, with PyTorch's message, for a list holding a tensor of several elements
-    (join those with ``minidl.stack``). ``device`` may only name the current backend's device.
+    (join those with ``minidl.stack``). ``device`` (``"cpu"``, ``"cuda"``) is where the copy is made: by
+    default the source tensor's or GPU array's device, else the default device (``minidl.use_backend``).
 
     Taught in "The perceptron" (book/part1/perceptron.md).
     """
-    if device is not None:
-        check_device(device)
     data, dtype = _unpack_tensors(data, dtype)
     source = data.data if isinstance(data, TensorBase) else data
-    array = as_array(data, dtype)
-    if backend.current().is_array(source) and backend.xp().may_share_memory(array, source):
-        array = array.copy()  # the only copy: from a list or a host array to a device, as_array made one
-    return Tensor(array, requires_grad=requires_grad)
+    owner, data = _placed(source, device)
+    array = as_array(data, dtype, owner)
+    if data is source and owner.is_array(source) and backend.xp(array).may_share_memory(array, source):
+        array = array.copy()  # the only copy: from a list, a host array or another device, a copy was made
+    return _leaf(array, requires_grad)
+
+
+def _leaf(array, requires_grad=False):
+    """A leaf tensor holding ``array`` where it is (``Tensor(array)`` would put a host array on the default device)."""
+    return TensorBase._from_op(array, (), None).requires_grad_(requires_grad)
+
+
+def _placed(source, device):
+    """The backend of the device a new tensor of ``source`` goes to, and ``source`` moved there if it is an
+    array elsewhere: ``device`` if given, else a GPU array's own device, else the default device."""
+    if device is not None:
+        owner = backend_for(device)
+    else:
+        owner = backend.of(source) if backend.on_gpu(source) else backend.current()
+    if backend.is_array(source) and backend.of(source) is not owner:
+        return owner, transfer(source, backend.of(source), owner)
+    return owner, source
 
 
 def as_tensor(data, dtype=None, device=None):
@@ -37,12 +55,12 @@ def as_tensor(data, dtype=None, device=None):
     backend array, or on the NumPy backend a NumPy array, of the wanted dtype is wrapped without a copy,
     so changes to one show in the other. Anything else is converted as by ``minidl.tensor``.
     """
-    if device is not None:
-        check_device(device)
     if isinstance(data, TensorBase):
+        data = data if device is None else move(data, backend_for(device))
         return data if dtype is None or as_dtype(dtype) == data.dtype else data.to(dtype)
     data, dtype = _unpack_tensors(data, dtype)
-    return Tensor(data, dtype=dtype)
+    owner, data = _placed(data, device)
+    return _leaf(as_array(data, dtype, owner))
 
 
 _FROM_NUMPY_DTYPES = ("float64, float32, float16, complex64, complex128, int64, int32, int16, int8, uint64, uint32, "
@@ -52,9 +70,9 @@ _FROM_NUMPY_DTYPES = ("float64, float32, float16, complex64, complex128, int64, 
 def from_numpy(ndarray):
     """A tensor sharing the memory of the NumPy array ``ndarray`` (same shape and dtype), as ``torch.from_numpy``.
 
-    Changing one changes the other. Only the NumPy backend keeps tensors in host memory: on a GPU backend
-    this raises TypeError (copy the array over with ``minidl.tensor(ndarray)`` instead). TypeError too,
-    with PyTorch's messages, for something other than a NumPy array or an array of strings or objects.
+    Changing one changes the other. The tensor is on the CPU whatever the default device, as in PyTorch
+    (``.to("cuda")`` copies it over). TypeError, with PyTorch's messages, for something other than a
+    NumPy array or an array of strings or objects.
     """
     if not (hasattr(ndarray, "__array_interface__") and hasattr(ndarray, "dtype")):
         raise TypeError(f"expected np.ndarray (got {type(ndarray).__name__})")
@@ -63,14 +81,7 @@ def from_numpy(ndarray):
             f"can't convert np.ndarray of type numpy.{ndarray.dtype.type.__name__}. The only supported types are: "
             + _FROM_NUMPY_DTYPES + "."
         )
-    current = backend.current()
-    if current.name != "numpy":
-        raise TypeError(
-            f"from_numpy(): a tensor from NumPy shares the array's host memory, but minidl runs on the "
-            f"{current.name!r} backend, whose tensors live on the device; copy the array there with "
-            f"minidl.tensor(ndarray) instead"
-        )
-    return Tensor(ndarray)
+    return _leaf(as_array(ndarray, None, backend.host()))
 
 
 def _unpack_tensors(data, dtype):
@@ -118,7 +129,8 @@ def cat(tensors, dim=0):
     for t in tensors:
         bounds.append(bounds[-1] + t.shape[dim])
     try:
-        out = backend.xp().concatenate([t.data for t in tensors], axis=dim)
+        tensors = one_device(*tensors)
+        out = backend.xp(tensors[0].data).concatenate([t.data for t in tensors], axis=dim)
     except ValueError:
         shapes = ", ".join(str(t.shape) for t in tensors)
         raise ValueError(f"cat(): shapes {shapes} must agree except in dimension {dim}") from None
@@ -150,9 +162,11 @@ def where(condition, input, other):
 
     Taught in "Attention and transformers" (book/part2/attention.md).
     """
-    condition = condition.data if isinstance(condition, TensorBase) else as_array(condition)
-    input, other = promote(input, other)  # PyTorch's promotion: where(mask, x, 0.0) keeps x's float32
-    out = backend.xp().where(condition, input.data, other.data)
+    input, other = promote(input, other)
+    condition = condition.data if isinstance(condition, TensorBase) else as_array(condition, None, backend.of(input.data))
+    if backend.on_gpu(condition) != backend.on_gpu(input.data) and condition.ndim:
+        raise mixed_devices(condition, input.data)  # PyTorch's promotion: where(mask, x, 0.0) keeps x's float32
+    out = backend.xp(input.data).where(condition, input.data, other.data)
 
     def backward(g):
         return (
@@ -170,5 +184,4 @@ def to_numpy(x):
     """
     if isinstance(x, TensorBase):
         x = x.data
-    current = backend.current()
-    return current.to_host(x) if current.is_array(x) else current.to_host(current.from_host(x))
+    return backend.of(x).to_host(x) if backend.on_gpu(x) else backend.host().to_host(x)

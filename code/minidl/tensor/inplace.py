@@ -5,7 +5,7 @@ import operator
 from minidl import autograd
 from minidl import backend
 from minidl.tensor.base import TensorBase
-from minidl.tensor.promotion import category
+from minidl.tensor.promotion import category, move
 from minidl.tensor.shapes import device_index, unbroadcast
 
 
@@ -95,10 +95,10 @@ class InPlace(TensorBase):
             value = old._lift(value)
             if value.data.size != 1:
                 raise RuntimeError(f"fill_ only supports 0-dimension value tensor but got tensor with {value.ndim} dimensions.")
-            out = backend.xp().full(old.data.shape, value.data.reshape(()), dtype=old.dtype)
+            out = backend.xp(old.data).full(old.data.shape, value.data.reshape(()), dtype=old.dtype)
 
             def backward(g):
-                xp = backend.xp()
+                xp = backend.xp(g)
                 return xp.zeros_like(g), g.sum().reshape(value_shape).astype(value_dtype)
 
             value_shape, value_dtype = value.shape, value.dtype
@@ -114,22 +114,22 @@ class InPlace(TensorBase):
         """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor in place; returns self."""
 
         def copied(old, src):
-            src = old._lift(src)
+            src = move(old._lift(src), backend.of(old.data))  # copy_ copies across devices, as in PyTorch
             try:
-                out = backend.xp().broadcast_to(src.data, old.shape).astype(old.dtype)
+                out = backend.xp(old.data).broadcast_to(src.data, old.shape).astype(old.dtype)
             except ValueError:
                 raise RuntimeError(f"copy_(): src of shape {src.shape} can't be broadcast to shape {old.shape}") from None
             src_shape, src_dtype = src.shape, src.dtype
 
             def backward(g):
-                return backend.xp().zeros_like(g), unbroadcast(g, src_shape).astype(src_dtype)
+                return backend.xp(g).zeros_like(g), unbroadcast(g, src_shape).astype(src_dtype)
 
             return TensorBase._from_op(out, (old, src), backward, name="CopyBackwards", saved=())
 
         return self._in_place(copied, src)
 
     def __setitem__(self, index, value):
-        index = device_index(index)
+        index = device_index(index, backend.of(self.data))
 
         def put(old, value):
             value = old._lift(value)

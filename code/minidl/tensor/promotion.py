@@ -1,8 +1,7 @@
 """PyTorch's dtype rules: what a new tensor's dtype is, and the common dtype of an operation's operands."""
 
-import contextlib
-
 from minidl import backend
+from minidl.device import device_of
 from minidl.tensor.base import TensorBase
 from minidl.tensor.shapes import is_scalar
 
@@ -24,14 +23,56 @@ def _holds_floats(data):
     return False
 
 
-def as_array(data, dtype=None):
-    """``data`` (a Tensor, backend array, host array, list or number) as a backend array, in ``dtype`` or PyTorch's default."""
-    current = backend.current()
+def as_array(data, dtype=None, owner=None):
+    """``data`` (a Tensor, backend array, host array, list or number) as an array, in ``dtype`` or PyTorch's default.
+
+    An array of ``owner``'s (the backend of a device; None: the default device's) or of a GPU stays
+    where it is; host data (a NumPy array, list or number) is copied onto ``owner``'s device.
+    """
+    owner = owner or backend.current()
     if isinstance(data, TensorBase):
         data = data.data
-    if current.is_array(data):
+    if owner.is_array(data) or backend.on_gpu(data):
         return data if dtype is None or data.dtype == dtype else data.astype(dtype)
-    return current.from_host(data, dtype=dtype or default_dtype(data))
+    return owner.from_host(data, dtype=dtype or default_dtype(data))
+
+
+def transfer(array, source, owner):
+    """``array`` of backend ``source`` copied onto backend ``owner``'s device, through the host."""
+    host = array if source is backend.host() else source.to_host(array)
+    return host if owner is backend.host() else owner.from_host(host)
+
+
+def move(tensor, owner):
+    """``tensor`` on backend ``owner``'s device: itself if it is there, else a copy recorded in the graph
+    (the gradient is copied back, as PyTorch's ``ToCopyBackward0``)."""
+    source = backend.of(tensor.data)
+    if source is owner:
+        return tensor
+    return TensorBase._from_op(transfer(tensor.data, source, owner), (tensor,),
+                               lambda g: (transfer(g, owner, source),), name="ToCopyBackward0")
+
+
+def mixed_devices(*arrays):
+    """PyTorch's RuntimeError for operands on two devices, naming them (the GPU first, as PyTorch does)."""
+    devices = sorted({str(device_of(a)) for a in arrays}, reverse=True)
+    return RuntimeError(
+        f"Expected all tensors to be on the same device, but found at least two devices, {devices[0]} and {devices[-1]}!"
+    )
+
+
+def one_device(*tensors):
+    """The tensors on one device: a 0-d CPU tensor among GPU tensors is copied over (it mixes freely, as
+    in PyTorch); any other CPU tensor meeting a GPU tensor raises ``mixed_devices``."""
+    on_gpu = [backend.on_gpu(t.data) for t in tensors]
+    if all(on_gpu) or not any(on_gpu):
+        return tensors
+    gpu = tensors[on_gpu.index(True)]
+    for t, here in zip(tensors, on_gpu):
+        if not here and t.ndim:
+            raise mixed_devices(gpu.data, t.data)
+    owner = backend.of(gpu.data)
+    return tuple(t if here else move(t, owner) for t, here in zip(tensors, on_gpu))
 
 
 _CATEGORIES = "biufc"  # bool < integer (unsigned and signed together) < floating < complex
@@ -97,22 +138,30 @@ def promote(*operands):
     if len(operands) == 2:  # fast paths for the common cases: same dtypes, or a tensor and a plain number
         a, b = operands
         if isinstance(a, TensorBase) and isinstance(b, TensorBase):
+            if backend.on_gpu(a.data) != backend.on_gpu(b.data):
+                a, b = one_device(a, b)
             if a.dtype == b.dtype:
                 return a, b
         elif isinstance(a, TensorBase) and _PYTHON_NUMBER_CATEGORY.get(type(b), 9) <= category(a.dtype):
-            return a, lift_number(b, a.dtype)
+            return a, lift_number(b, a.dtype, backend.of(a.data))
         elif isinstance(b, TensorBase) and _PYTHON_NUMBER_CATEGORY.get(type(a), 9) <= category(b.dtype):
-            return lift_number(a, b.dtype), b
-    operands = [x if isinstance(x, TensorBase) or is_number(x) else TensorBase._from_op(as_array(x), (), None) for x in operands]
+            return lift_number(a, b.dtype, backend.of(b.data)), b
+    tensors = [x for x in operands if isinstance(x, TensorBase)]
+    owner = backend.of(*(t.data for t in tensors)) if tensors else backend.current()
+    operands = [x if isinstance(x, TensorBase) or is_number(x) else TensorBase._from_op(as_array(x, None, owner), (), None)
+                for x in operands]
+    moved = iter(one_device(*(x for x in operands if isinstance(x, TensorBase))))
+    operands = [next(moved) if isinstance(x, TensorBase) else x for x in operands]
     dtype = result_dtype(*operands)
     return tuple(
-        (x if x.dtype == dtype else x.to(dtype)) if isinstance(x, TensorBase) else lift_number(x, dtype) for x in operands
+        (x if x.dtype == dtype else x.to(dtype)) if isinstance(x, TensorBase) else lift_number(x, dtype, owner)
+        for x in operands
     )
 
 
-def lift_number(number, dtype):
-    """A Python number as a 0-d tensor of ``dtype``, outside the graph."""
-    return TensorBase._from_op(backend.xp().asarray(number, dtype=dtype), (), None)
+def lift_number(number, dtype, owner):
+    """A Python number as a 0-d tensor of ``dtype`` on backend ``owner``'s device, outside the graph."""
+    return TensorBase._from_op(owner.xp.asarray(number, dtype=dtype), (), None)
 
 
 def untracked(a, b, operation):
@@ -129,32 +178,15 @@ def as_dtype(dtype):
         raise TypeError(f"to(): expected a dtype such as minidl.float32 or a tensor, got {dtype!r}") from None
 
 
-_BACKEND_DEVICES = {"numpy": "cpu", "cupy": "cuda", "gpusim": "cuda"}
-
-
-def check_device(device):
-    """Accept only the device of the current backend: minidl has no per-tensor devices (yet)."""
-    name = backend.current().name
-    here = _BACKEND_DEVICES.get(name)
-    if str(device) in (here, f"{here}:0"):
-        return
-    raise RuntimeError(
-        f"to(device={device!r}): minidl does not move single tensors between devices; every tensor lives on "
-        f"the current backend {name!r} (device {here!r}). Choose the backend before making tensors with "
-        f"minidl.use_backend('cupy') or minidl.use_backend('numpy'), or the MINIDL_BACKEND environment variable"
-    )
-
-
 def quiet():
     """Silence NumPy's floating-point warnings where the IEEE result (inf, nan) is the answer PyTorch
     gives silently, e.g. 0 ** -1 = inf or log(0) = -inf; CuPy never warns and has no errstate."""
-    errstate = getattr(backend.xp(), "errstate", None)
-    return errstate(all="ignore") if errstate is not None else contextlib.nullcontext()
+    return backend.host().xp.errstate(all="ignore")
 
 
 def zero_where(condition, values):
     """``values`` with exact zeros where ``condition`` holds (multiplying by a mask would keep nan and inf)."""
-    xp = backend.xp()
+    xp = backend.xp(values)
     return xp.where(condition, xp.zeros((), dtype=values.dtype), values)
 
 

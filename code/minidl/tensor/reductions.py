@@ -27,7 +27,7 @@ class Reductions(TensorBase):
         shape = self.data.shape
 
         def backward(g):
-            return (backend.xp().broadcast_to(restore_dims(g, dim, len(shape), keepdim), shape),)
+            return (backend.xp(g).broadcast_to(restore_dims(g, dim, len(shape), keepdim), shape),)
 
         return TensorBase._from_op(self.data.sum(axis=axes_of(dim), keepdims=keepdim), (self,), backward)
 
@@ -68,7 +68,7 @@ class Reductions(TensorBase):
             dim, unbiased = None, dim
         _degrees_of_freedom("std", self, dim, unbiased, correction)  # errors name std, not var
         variance = self.var(dim, unbiased, keepdim, correction=correction)
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         out = xp.sqrt(variance.data)
 
         def backward(g):
@@ -97,7 +97,7 @@ class Reductions(TensorBase):
         ``max(other_tensor)`` is the elementwise ``maximum``, as in PyTorch."""
         if isinstance(dim, TensorBase):
             return self.maximum(dim) if name == "max" else self.minimum(dim)
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         if dim is None:
             if self.data.size == 0:
                 raise RuntimeError(
@@ -145,7 +145,7 @@ class Reductions(TensorBase):
         The backward is the running sum of the gradient taken from the other end (each x[i] counts in
         every out[j] with j >= i).
         """
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         dim = normalize_dim(dim, self.ndim)
         data = self.data.astype(backend.int64) if self.dtype.kind in "biu" else self.data
         out = data.cumsum(axis=dim) if self.ndim else data.copy()
@@ -169,7 +169,7 @@ class Reductions(TensorBase):
         return self._index_of_extreme(False, dim, keepdim)
 
     def _index_of_extreme(self, largest, dim, keepdim):
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         name = "argmax" if largest else "argmin"
         if dim is None:
             if self.data.size == 0:
@@ -186,7 +186,7 @@ class Reductions(TensorBase):
         The gradient of each entry is the product of all the others, computed from running products
         from both ends, so a zero entry gets the right gradient instead of 0/0.
         """
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         data = self.data.astype(backend.int64) if self.dtype.kind in "biu" else self.data
         if dim is None:
             flat = self.reshape(-1).prod(0)
@@ -210,7 +210,7 @@ class Reductions(TensorBase):
         """log(sum(exp(x))) over ``dim``, computed as m + log(sum(exp(x - m))) with m the maximum, so
         large entries do not overflow; the gradient is softmax(x) along ``dim``. All -inf gives -inf.
         """
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         if self.dtype.kind not in "fc":
             raise RuntimeError(f"logsumexp(): expected a floating-point tensor, got {self.dtype}; use .float()")
         axes = axes_of(dim)
@@ -243,7 +243,7 @@ class Reductions(TensorBase):
         if p == 1:
             return magnitude.sum(dim, keepdim)
         if p == 2:
-            xp = backend.xp()
+            xp = backend.xp(self.data)
             axes = axes_of(dim)
             kept = xp.sqrt((self.data * self.data).sum(axis=axes, keepdims=True))
             out = kept if keepdim else kept.reshape(restore_shape_without(self.shape, axes))
@@ -276,7 +276,7 @@ class Reductions(TensorBase):
 
     def argsort(self, dim=-1, descending=False, stable=False):
         """The indices that sort ``self`` along ``dim`` (int64, no gradient); see ``sort``."""
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         if not self.ndim:
             return TensorBase._from_op(xp.zeros((), dtype=backend.int64), (), None)
         dim = normalize_dim(dim, self.ndim)
@@ -303,7 +303,7 @@ class Reductions(TensorBase):
 def _arg_extreme(data, largest, axis):
     """argmax (or argmin) along ``axis`` where a NaN beats every number, the first one among ties,
     as in NumPy and PyTorch; spelled out so every backend agrees."""
-    xp = backend.xp()
+    xp = backend.xp(data)
     index = (xp.argmax if largest else xp.argmin)(data, axis=axis)
     if data.dtype.kind in "fc":
         nan = xp.isnan(data)

@@ -42,7 +42,7 @@ def restore_dims(g, dim, ndim, keepdim):
     if dim is None or keepdim:
         return g
     dims = dim if isinstance(dim, (list, tuple)) else (dim,)
-    return backend.xp().expand_dims(g, tuple(normalize_dim(d, ndim) for d in dims))
+    return backend.xp(g).expand_dims(g, tuple(normalize_dim(d, ndim) for d in dims))
 
 
 def shape_arg(shape):
@@ -57,23 +57,24 @@ def is_scalar(obj):
     return hasattr(obj, "dtype") and getattr(obj, "shape", None) == () and not backend.current().is_array(obj)
 
 
-def device_index(index):
-    """Move index arrays (lists, host arrays, Tensors) to the backend, leave slices and ints alone."""
+def device_index(index, owner):
+    """Move index arrays (lists, host arrays, Tensors) to backend ``owner`` (the indexed tensor's), leave
+    slices and ints alone."""
     if isinstance(index, tuple):
-        return tuple(device_index(i) for i in index)
+        return tuple(device_index(i, owner) for i in index)
     if isinstance(index, TensorBase):
         index = index.data
     if getattr(index, "ndim", None) == 0 and index.dtype.kind in "iu":
         return int(index)  # a scalar index selects, it doesn't gather
-    if isinstance(index, list) or (hasattr(index, "dtype") and not backend.current().is_array(index)):
-        return backend.current().from_host(index)
+    if isinstance(index, list) or (hasattr(index, "dtype") and not owner.is_array(index)):
+        return owner.from_host(index)
     return index
 
 
 def is_advanced_index(index):
     """Whether an index gathers (holds a backend array) rather than slicing."""
     parts = index if isinstance(index, tuple) else (index,)
-    return any(backend.current().is_array(p) for p in parts)
+    return any(backend.is_array(p) for p in parts)
 
 
 def restore_shape_without(shape, axes):

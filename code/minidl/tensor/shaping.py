@@ -22,13 +22,13 @@ class Shaping(TensorBase):
         return self.permute(*reversed(range(self.ndim)))
 
     def __getitem__(self, index):
-        index = device_index(index)
+        index = device_index(index, backend.of(self.data))
         shape, dtype = self.data.shape, self.data.dtype
 
         def backward(g):
-            grad = backend.xp().zeros(shape, dtype=dtype)
+            grad = backend.xp(g).zeros(shape, dtype=dtype)
             if is_advanced_index(index):
-                backend.current().scatter_add(grad, index, g)  # a repeated index adds up
+                backend.of(grad).scatter_add(grad, index, g)  # a repeated index adds up
             else:
                 grad[index] = g
             return (grad,)
@@ -123,7 +123,7 @@ class Shaping(TensorBase):
         lead = len(shape) - self.ndim
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(shape))
         source = self.shape
-        out = backend.xp().broadcast_to(self.data, shape)
+        out = backend.xp(self.data).broadcast_to(self.data, shape)
         return TensorBase._from_op(out, (self,), lambda g: (unbroadcast(g, source),))
 
     def gather(self, dim, index):
@@ -140,7 +140,7 @@ class Shaping(TensorBase):
                 f"dimensions of the tensor ({self.ndim})"
             )
         source = (1,) * (len(sizes) - self.ndim) + self.shape
-        out = backend.xp().tile(self.data.reshape(source), sizes)
+        out = backend.xp(self.data).tile(self.data.reshape(source), sizes)
         shape = self.shape
 
         def backward(g):
@@ -181,7 +181,7 @@ class Shaping(TensorBase):
     def flip(self, *dims):
         """The entries in reverse order along each of ``dims``; the backward flips the gradient back."""
         dims = tuple(normalize_dim(d, self.ndim) for d in shape_arg(dims))
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         return TensorBase._from_op(xp.flip(self.data, dims), (self,), lambda g: (xp.flip(g, dims),))
 
     def tril(self, diagonal=0):
@@ -196,7 +196,7 @@ class Shaping(TensorBase):
     def _triangle(self, diagonal, lower):
         if self.ndim < 2:
             raise RuntimeError(f"{'tril' if lower else 'triu'}(): input must have at least 2 dimensions, got shape {self.shape}")
-        xp = backend.xp()
+        xp = backend.xp(self.data)
         rows, cols = self.shape[-2:]
         keep = (xp.tril if lower else xp.triu)(xp.ones((rows, cols), dtype=bool), diagonal)
         return TensorBase._from_op(xp.where(keep, self.data, 0).astype(self.dtype), (self,), lambda g: (xp.where(keep, g, 0),))
@@ -204,8 +204,8 @@ class Shaping(TensorBase):
     def masked_fill(self, mask, value):
         """``self`` with ``value`` wherever the bool ``mask`` (broadcastable to self's shape) is True, e.g.
         -inf at the future positions of causal attention; no gradient flows through the filled places."""
-        xp = backend.xp()
-        mask = mask.data if isinstance(mask, TensorBase) else as_array(mask)
+        xp = backend.xp(self.data)
+        mask = mask.data if isinstance(mask, TensorBase) else as_array(mask, None, backend.of(self.data))
         if mask.dtype != bool:
             raise RuntimeError(f"masked_fill(): mask must be a bool tensor, got dtype {mask.dtype}")
         if isinstance(value, TensorBase):
@@ -241,9 +241,9 @@ def unbind(input, dim=0):
     def piece(t):
         def backward(g):
             if "grad" not in shared:
-                shared["grad"] = backend.xp().zeros_like(input.data)
+                shared["grad"] = backend.xp(g).zeros_like(input.data)
             shared["grad"][prefix + (t,)] += g
-            return (backend.xp().zeros((), dtype=g.dtype),)  # a token: the hub has a gradient to hand down
+            return (backend.xp(g).zeros((), dtype=g.dtype),)  # a token: the hub has a gradient to hand down
 
         return TensorBase._from_op(input.data[prefix + (t,)], (hub,), backward)
 
@@ -259,8 +259,8 @@ def gather(input, dim, index):
     gradient back into the picked places (a repeated index adds up). A bad index is a RuntimeError
     (negative indices are out of bounds, as in PyTorch); a bad ``dim`` an IndexError.
     """
-    xp = backend.xp()
-    index = index.data if isinstance(index, TensorBase) else as_array(index)
+    xp = backend.xp(input.data)
+    index = index.data if isinstance(index, TensorBase) else as_array(index, None, backend.of(input.data))
     if index.dtype.kind not in "iu":
         raise RuntimeError(f"gather(): index must be an int64 or int32 tensor, got dtype {index.dtype}")
     if index.ndim != input.ndim:
@@ -292,7 +292,7 @@ def gather(input, dim, index):
 
     def backward(g):
         grad = xp.zeros(input.shape, dtype=g.dtype)
-        backend.current().scatter_add(grad, places, g)
+        backend.of(grad).scatter_add(grad, places, g)
         return (grad,)
 
     return TensorBase._from_op(input.data[places], (input,), backward)

@@ -55,7 +55,7 @@ def nms(boxes, scores, iou_threshold):
         )
     if not 0 <= float(iou_threshold) <= 1:
         raise ValueError(f"nms: iou_threshold must lie in [0, 1], got {iou_threshold}")
-    current = backend.current()
+    current = backend.of(scores.data)
     xp = current.xp
     order = xp.argsort(-scores.data.astype(backend.float64), kind="stable")  # ties: lower index first
     overlapping = box_iou(boxes.detach(), boxes.detach()).data > iou_threshold
@@ -67,7 +67,7 @@ def nms(boxes, scores, iou_threshold):
             continue
         kept.append(index)
         suppressed.update(overlapping[index].nonzero()[0].tolist())
-    return Tensor(current.from_host(kept, dtype=backend.int64))
+    return Tensor._from_op(current.from_host(kept, dtype=backend.int64), (), None)
 
 
 def _maximum(a, b):

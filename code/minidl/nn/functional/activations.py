@@ -33,7 +33,7 @@ def leaky_relu(input, negative_slope=0.01, inplace=False):
     """
 
     def leaky(x):
-        xp = backend.xp()
+        xp = backend.xp(x.data)
         positive = x.data > 0
         slope = x.data.dtype.type(negative_slope)
 
@@ -56,7 +56,7 @@ def elu(input, alpha=1.0, inplace=False):
     """
 
     def exponential_linear(x):
-        xp = backend.xp()
+        xp = backend.xp(x.data)
         positive = x.data > 0
         alpha_ = x.data.dtype.type(alpha)
         negative_part = xp.expm1(xp.minimum(x.data, 0)) * alpha_
@@ -127,7 +127,7 @@ def logsigmoid(input):
 
     Taught in "Losses" (book/part1/losses.md).
     """
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     x = input.data
     out = xp.minimum(x, 0) - xp.log1p(xp.exp(-xp.abs(x)))
     return Tensor._from_op(out, (input,), lambda g: (g * logistic(-x),))
@@ -144,7 +144,7 @@ def softplus(input, beta=1.0, threshold=20.0):
     """
     if beta == 0:
         raise ValueError("softplus: beta must be nonzero (the formula divides by it), got 0")
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     x = input.data
     z = x * beta
     linear = z > threshold
@@ -170,7 +170,7 @@ def log_softmax(input, dim):
 
 def _erf(x):
     """erf(x) by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, float32's resolution)."""
-    xp = backend.xp()
+    xp = backend.xp(x.data)
     sign, a = xp.sign(x), xp.abs(x)
     t = 1 / (1 + 0.3275911 * a)
     poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
@@ -184,7 +184,7 @@ def gelu(input, approximate="none"):
 
     Taught in "Attention and transformers" (book/part2/attention.md).
     """
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     x = input.data
     if approximate == "tanh":
         inner = _SQRT_2_OVER_PI * (x + 0.044715 * x**3)

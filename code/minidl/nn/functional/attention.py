@@ -3,19 +3,21 @@
 import math
 
 from minidl import backend
+from minidl.device import backend_for
 from minidl.nn.functional.linear import dropout
 from minidl.tensor import Tensor
 
 
-def causal_mask(query_length, key_length=None):
+def causal_mask(query_length, key_length=None, device=None):
     """A boolean (L, S) tensor, True on and below the diagonal: position i may look at 0..i only.
 
-    True means "allowed", the convention of ``scaled_dot_product_attention``.
+    True means "allowed", the convention of ``scaled_dot_product_attention``. Made on ``device``
+    (None: the default device), as the scores it masks.
 
     Taught in "Attention and transformers" (book/part2/attention.md).
     """
     key_length = query_length if key_length is None else key_length
-    xp = backend.xp()
+    xp = backend_for(device).xp
     return Tensor(xp.tril(xp.ones((query_length, key_length), dtype=bool)))
 
 
@@ -34,9 +36,9 @@ def additive_mask(mask, allowed_when_true, dtype):
     """
     mask = as_tensor(mask)
     if mask.dtype.kind == "b":
-        xp = backend.xp()
+        xp = backend.xp(mask.data)
         keep = mask.data if allowed_when_true else ~mask.data
-        return Tensor(xp.where(keep, 0.0, -math.inf).astype(dtype))
+        return Tensor._from_op(xp.where(keep, 0.0, -math.inf).astype(dtype), (), None)
     if mask.dtype.kind != "f":
         raise TypeError(f"attention mask must be boolean or floating point, got dtype {mask.dtype}")
     return mask
@@ -48,7 +50,7 @@ def _softmax_over_keys(scores):
     Such a query is fully masked: it may attend to nothing. Plain softmax gives it 0/0 = NaN; PyTorch's
     ``scaled_dot_product_attention`` gives it zero weights, hence a zero output and zero gradients.
     """
-    xp = backend.xp()
+    xp = backend.xp(scores.data)
     top = scores.data.max(axis=-1, keepdims=True)
     masked = top == -math.inf
     exps = xp.exp(scores.data - xp.where(masked, 0, top))  # all zero in a masked row
@@ -108,7 +110,7 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     if is_causal:
         if attn_mask is not None:
             raise ValueError("scaled_dot_product_attention: give either attn_mask or is_causal=True, not both")
-        attn_mask = causal_mask(length, source)
+        attn_mask = causal_mask(length, source, device=query.device)
     if attn_mask is not None:
         attn_mask = as_tensor(attn_mask)
         if attn_mask.shape[-2:] != (length, source):

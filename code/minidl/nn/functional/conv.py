@@ -30,7 +30,7 @@ def pad2d(data, padding, value=0.0):
     if ph == 0 and pw == 0:
         return data
     widths = ((0, 0),) * (data.ndim - 2) + ((ph, ph), (pw, pw))
-    return backend.xp().pad(data, widths, mode="constant", constant_values=value)
+    return backend.xp(data).pad(data, widths, mode="constant", constant_values=value)
 
 
 def windows(data, kernel, stride):
@@ -38,7 +38,7 @@ def windows(data, kernel, stride):
 
     Taught in "Convolution" (book/part3/convolution.md).
     """
-    view = backend.current().sliding_window_view(data, kernel, axis=(2, 3))
+    view = backend.of(data).sliding_window_view(data, kernel, axis=(2, 3))
     return view[:, :, :: stride[0], :: stride[1]]
 
 
@@ -61,7 +61,7 @@ def col2im(columns, shape, stride):
     """
     n, c, kh, kw, h_out, w_out = columns.shape
     sh, sw = stride
-    out = backend.xp().zeros(shape, dtype=columns.dtype)
+    out = backend.xp(columns).zeros(shape, dtype=columns.dtype)
     for i in range(kh):
         for j in range(kw):
             out[:, :, i : i + sh * h_out : sh, j : j + sw * w_out : sw] += columns[:, :, i, j]

@@ -61,6 +61,6 @@ def one_hot(indices, num_classes):
     """
     indices = indices if isinstance(indices, Tensor) else Tensor(indices)
     check_class_indices(indices, num_classes, "one_hot")
-    xp = backend.xp()
+    xp = backend.xp(indices.data)
     out = (indices.data[..., None] == xp.arange(num_classes)).astype(backend.float32)
     return Tensor._from_op(out, (), None)

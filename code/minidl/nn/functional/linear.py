@@ -42,7 +42,7 @@ def dropout(input, p=0.5, training=True):
     if not training or p == 0:
         return input
     if p == 1:  # nothing survives (and 1 / (1 - p) would divide by zero)
-        keep = backend.xp().zeros(input.shape, dtype=input.dtype)
+        keep = backend.xp(input.data).zeros(input.shape, dtype=input.dtype)
     else:
-        keep = (backend.current().uniform(input.shape, input.dtype) >= p) / input.dtype.type(1 - p)
+        keep = (backend.of(input.data).uniform(input.shape, input.dtype) >= p) / input.dtype.type(1 - p)
     return Tensor._from_op(input.data * keep, (input,), lambda g: (g * keep,))

@@ -19,7 +19,7 @@ def _reduce(loss, reduction, weights=None):
         return loss.sum()
     if reduction != "mean":
         raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
-    xp = backend.xp()
+    xp = backend.xp(loss.data)
     total = widened(weights).sum() if weights is not None else xp.asarray(loss.data.size, dtype=backend.float64)
     empty = total == 0
     divisor = xp.where(empty, 1, total)
@@ -60,7 +60,7 @@ def _target_weights(target, weight, ignore_index, num_classes, dtype, name):
         raise TypeError(
             f"{name}: target must hold integer class indices (got dtype {target.dtype}); convert with .long()"
         )
-    xp = backend.xp()
+    xp = backend.xp(target.data)
     y = target.data
     kept = y != ignore_index
     wrong = kept & ((y < 0) | (y >= num_classes))
@@ -103,12 +103,12 @@ def nll_loss(input, target, weight=None, ignore_index=-100, reduction="mean"):
     rows = _rows_of_classes(input, target, "nll_loss")
     weight = _class_weights(weight, rows.shape[1], input.dtype, "nll_loss")
     _, y, weights = _target_weights(target.reshape(-1), weight, ignore_index, rows.shape[1], input.dtype, "nll_loss")
-    index = backend.xp().arange(rows.shape[0])
+    index = backend.xp(input.data).arange(rows.shape[0])
     picked = -rows.data[index, y] * weights
 
     def backward(g):
-        grad = backend.xp().zeros_like(rows.data)
-        grad[index, y] = -backend.xp().asarray(g) * weights  # asarray: a 0-d gradient may arrive as a scalar
+        grad = backend.xp(g).zeros_like(rows.data)
+        grad[index, y] = -backend.xp(g).asarray(g) * weights  # asarray: a 0-d gradient may arrive as a scalar
         return (grad,)
 
     losses = Tensor._from_op(picked, (rows,), backward).reshape(target.shape)
@@ -193,7 +193,7 @@ def binary_cross_entropy(input, target, weight=None, reduction="mean"):
         raise ValueError(f"binary_cross_entropy: input {input.shape} and target {target.shape} must match")
     for name, values in (("input", input), ("target", target)):
         _check_unit_interval(values, name, "binary_cross_entropy", RuntimeError)
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     p, y = input.data, target.data
     w = _elementwise_weight(weight, input, "binary_cross_entropy")
     log_p, log_not_p = _logs(p)
@@ -223,7 +223,7 @@ def binary_cross_entropy_with_logits(input, target, weight=None, reduction="mean
             f"binary_cross_entropy_with_logits: input {input.shape} and target {target.shape} must match"
         )
     _check_unit_interval(target, "target", "binary_cross_entropy_with_logits", ValueError)
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     x, y = input.data, target.data
     w = _elementwise_weight(weight, input, "binary_cross_entropy_with_logits")
     extra = _elementwise_weight(pos_weight, input, "binary_cross_entropy_with_logits") - 1  # 0 without pos_weight
@@ -254,7 +254,7 @@ def mse_loss(input, target, reduction="mean"):
 
 def _logs(p):
     """(log p, log(1 - p)) for p in [0, 1], log 0 = -inf without a warning; log1p keeps a tiny p exact."""
-    xp = backend.xp()
+    xp = backend.xp(p)
     above, below = p > 0, p < 1
     log_p = xp.where(above, xp.log(xp.where(above, p, 1)), -xp.inf)
     log_not_p = xp.where(below, xp.log1p(-xp.where(below, p, 0)), -xp.inf)
@@ -265,7 +265,7 @@ def _check_unit_interval(values, what, name, error):
     """Raise ``error`` unless every entry lies in [0, 1]; written so that NaN fails the test."""
     data = values.data
     if data.size and not bool(((data >= 0) & (data <= 1)).all()):
-        has_nan = bool(backend.xp().isnan(data).any())
+        has_nan = bool(backend.xp(values).isnan(data).any())
         found = "NaN" if has_nan else f"values from {float(data.min())} to {float(data.max())}"
         hint = "; for raw scores (logits) use binary_cross_entropy_with_logits" if what == "input" else ""
         raise error(f"{name}: all elements of {what} should be between 0 and 1 (the range [0, 1]), got {found}{hint}")
@@ -277,7 +277,7 @@ def _elementwise_weight(weight, input, name):
         return input.dtype.type(1)
     weight = weight if isinstance(weight, Tensor) else Tensor(weight)
     try:
-        return backend.xp().broadcast_to(weight.data.astype(input.dtype, copy=False), input.shape)
+        return backend.xp(input.data).broadcast_to(weight.data.astype(input.dtype, copy=False), input.shape)
     except ValueError:
         raise ValueError(
             f"{name}: a weight of shape {weight.shape} does not broadcast to the input's shape {input.shape}"

@@ -21,7 +21,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     for name, param in (("weight", weight), ("bias", bias)):
         if param is not None and param.shape != shape:
             raise ValueError(f"layer_norm: {name} must have shape {shape}, got {param.shape}")
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     axes = tuple(range(input.ndim - len(shape), input.ndim))
     count = math.prod(shape)
     x = input.data
@@ -78,17 +78,17 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     count = input.numel() // input.shape[1]
     work = _working_dtype(input, running_mean, running_var, weight, bias)
     x = input.data.astype(work, copy=False)
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     if training:
         mean = x.mean(axis=axes, keepdims=True)
         centered = x - mean
         var = (centered * centered).mean(axis=axes, keepdims=True)
         with no_grad():  # the running statistics are state, not part of the graph
             if running_mean is not None:
-                running_mean.copy_(Tensor((1 - momentum) * running_mean.data + momentum * mean.reshape(-1)))
+                running_mean.copy_(Tensor._from_op((1 - momentum) * running_mean.data + momentum * mean.reshape(-1), (), None))
             if running_var is not None:
                 unbiased = var.reshape(-1) * (count / max(count - 1, 1))
-                running_var.copy_(Tensor((1 - momentum) * running_var.data + momentum * unbiased))
+                running_var.copy_(Tensor._from_op((1 - momentum) * running_var.data + momentum * unbiased, (), None))
     else:
         centered = x - running_mean.data.reshape(shape)
         var = running_var.data.reshape(shape)

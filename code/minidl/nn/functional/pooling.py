@@ -47,7 +47,7 @@ def _padded(data, padding, kernel, stride, dilation, out_size, value):
     The top and left get ``padding``; the bottom and right get what the last window needs (less than
     ``padding`` if it ends early, more in ``ceil_mode``).
     """
-    xp = backend.xp()
+    xp = backend.xp(data)
     widths = []
     for n, p, k, s, d, out in zip(data.shape[-2:], padding, kernel, stride, dilation, out_size):
         widths.append((p, max((out - 1) * s + d * (k - 1) + 1 - p - n, 0)))
@@ -78,7 +78,7 @@ def _crop(grad, shape, corner):
 def _winners(padded, inside, out, offsets):
     """For each window, the offset its gradient goes to, as PyTorch picks it: the first maximum in
     row-major order, or the last NaN if the window holds one. Entries outside ``inside`` never win."""
-    xp = backend.xp()
+    xp = backend.xp(out)
     winner = xp.full(out.shape, -1)
     has_nan = bool(xp.isnan(out).any())
     for k in reversed(range(len(offsets))):  # backwards, so the first maximum is written last
@@ -103,7 +103,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     """
     kernel, stride, padding, dilation, out_size = _pool_arguments(
         input, kernel_size, stride, padding, dilation, ceil_mode, "max_pool2d")
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     padded, inside, corner = _padded(input.data, padding, kernel, stride, dilation, out_size, -float("inf"))
     offsets = list(_window_slices(kernel, stride, dilation, out_size))  # the kh*kw entries of every window
     out = padded[offsets[0]].copy()
@@ -127,7 +127,7 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0):
     """
     kernel, stride, padding, dilation, out_size = _pool_arguments(
         input, kernel_size, stride, padding, 1, False, "avg_pool2d")
-    xp = backend.xp()
+    xp = backend.xp(input.data)
     padded, _, corner = _padded(input.data, padding, kernel, stride, dilation, out_size, 0)
     offsets = list(_window_slices(kernel, stride, dilation, out_size))
     size = kernel[0] * kernel[1]

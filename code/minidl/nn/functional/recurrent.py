@@ -50,7 +50,7 @@ def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_h
 
     Taught in "Long short-term memory" (book/part2/lstm.md).
     """
-    xp = backend.xp()
+    xp = backend.xp(getattr(input_projections, "data", input_projections))
     steps, size = input_projections.shape[0], hidden.shape[-1]
     dtype = input_projections.dtype
     hiddens = xp.empty((steps + 1,) + hidden.shape, dtype=dtype)  # h_0 .. h_T

@@ -78,15 +78,16 @@ def interpolate(input, size=None, scale_factor=None, mode="nearest", align_corne
         )
     compute = backend.float64 if input.dtype == backend.float64 else backend.float32
     sizes = list(zip(in_sizes, out_sizes, scales))
+    xp = backend.xp(input.data)  # the index plans live on the input's device
     if mode in _NEAREST_MODES:
         exact = mode == "nearest-exact"
         # PyTorch's CPU forward pass uses its float32 kernel for 2-D outputs with H + W <= 128, its
         # generic one otherwise; its backward pass always the float32 one. Both are reproduced.
         kernel = "float32" if input.ndim == 4 and sum(out_sizes) <= 128 else "generic"
-        plans = [((_nearest_source(i, o, s, exact, compute, kernel), None),) for i, o, s in sizes]
-        backward_plans = [((_nearest_source(i, o, s, exact, compute, "float32"), None),) for i, o, s in sizes]
+        plans = [((_nearest_source(i, o, s, exact, compute, kernel, xp), None),) for i, o, s in sizes]
+        backward_plans = [((_nearest_source(i, o, s, exact, compute, "float32", xp), None),) for i, o, s in sizes]
     else:
-        plans = backward_plans = [_linear_sources(i, o, s, align_corners, compute) for i, o, s in sizes]
+        plans = backward_plans = [_linear_sources(i, o, s, align_corners, compute, xp) for i, o, s in sizes]
     axes = range(2, input.ndim)
     out = input.data
     for axis, plan in zip(axes, plans):
@@ -144,14 +145,13 @@ def _ratio(n_in, n_out, scale, dtype):
     return dtype(n_in) / dtype(n_out)
 
 
-def _source_coordinates(n_in, n_out, scale, align_corners, dtype):
+def _source_coordinates(n_in, n_out, scale, align_corners, dtype, xp):
     """s(j) for every output index j, in ``dtype``, as PyTorch's area_pixel_compute_source_index.
 
     align_corners: s = j (in - 1) / (out - 1); else s = max(ratio (j + 0.5) - 0.5, 0). PyTorch's
     compiled kernel fuses ratio (j + 0.5) - 0.5 into one multiply-add (a single rounding); in float64
     the product of a float32 ratio and j + 0.5 is exact, so rounding that once to float32 reproduces it.
     """
-    xp = backend.xp()
     positions = xp.arange(n_out, dtype=backend.float64)
     if align_corners:
         ratio = dtype(n_in - 1) / dtype(n_out - 1) if n_out > 1 else dtype(0)
@@ -163,11 +163,11 @@ def _source_coordinates(n_in, n_out, scale, align_corners, dtype):
 
 def _floorf(values, n_in):
     """floor(values) as an index in [0, n_in): PyTorch floors in float32 (``floorf``), whatever the dtype."""
-    xp = backend.xp()
+    xp = backend.xp(values)
     return xp.minimum(xp.floor(values.astype(backend.float32)).astype(backend.int64), n_in - 1)
 
 
-def _nearest_source(n_in, n_out, scale, exact, dtype, kernel):
+def _nearest_source(n_in, n_out, scale, exact, dtype, kernel, xp):
     """The input index each output index reads, by the rule of one of PyTorch's two CPU kernels.
 
     ``kernel="float32"`` (``nearest_idx``; PyTorch's backward pass, and the forward pass of 2-D
@@ -176,7 +176,6 @@ def _nearest_source(n_in, n_out, scale, exact, dtype, kernel):
     forward pass): floor(j * ratio) in ``dtype``, no special cases; exact: floor(s(j) + 0.5). The
     two differ only where j * ratio lands within rounding of an integer.
     """
-    xp = backend.xp()
     positions = xp.arange(n_out, dtype=backend.int64)
     if kernel == "float32":
         if not exact and n_out == n_in:
@@ -188,18 +187,17 @@ def _nearest_source(n_in, n_out, scale, exact, dtype, kernel):
             return _floorf((positions + 0.5) * backend.float64(ratio), n_in)
         return _floorf(positions.astype(backend.float32) * ratio, n_in)
     if exact:
-        return _floorf(_source_coordinates(n_in, n_out, scale, False, dtype) + dtype(0.5), n_in)
+        return _floorf(_source_coordinates(n_in, n_out, scale, False, dtype, xp) + dtype(0.5), n_in)
     return _floorf(positions.astype(dtype) * _ratio(n_in, n_out, scale, dtype), n_in)
 
 
-def _linear_sources(n_in, n_out, scale, align_corners, dtype):
+def _linear_sources(n_in, n_out, scale, align_corners, dtype, xp):
     """((i0, 1 - lambda), (i1, lambda)) for each output index: the two input indices it blends and their
     weights, as PyTorch's compute_source_index_and_lambda (out == in copies)."""
-    xp = backend.xp()
     if n_out == n_in:
         index = xp.arange(n_out, dtype=backend.int64)
         return ((index, xp.ones(n_out, dtype=dtype)), (index, xp.zeros(n_out, dtype=dtype)))
-    source = _source_coordinates(n_in, n_out, scale, align_corners, dtype)
+    source = _source_coordinates(n_in, n_out, scale, align_corners, dtype, xp)
     lower = _floorf(source, n_in)
     weight_upper = xp.clip(source - lower.astype(dtype), 0, 1).astype(dtype)
     upper = lower + (lower < n_in - 1)
@@ -213,7 +211,7 @@ def _along(weights, axis, ndim):
 
 def _resample(x, axis, plan):
     """sum over the plan's (index, weight) pairs of x taken at index along ``axis``, times weight."""
-    xp = backend.xp()
+    xp = backend.xp(x.data)
     out = None
     for index, weights in plan:
         term = xp.take(x, index, axis=axis)
@@ -225,10 +223,10 @@ def _resample(x, axis, plan):
 
 def _resample_adjoint(g, axis, plan, n_in):
     """The gradient of ``_resample``: each output's gradient, times its weight, added to the input it read."""
-    xp = backend.xp()
+    xp = backend.xp(g)
     moved = xp.moveaxis(g, axis, 0)
     grad = xp.zeros((n_in,) + moved.shape[1:], dtype=g.dtype)
     for index, weights in plan:
         values = moved if weights is None else moved * _along(weights.astype(g.dtype, copy=False), 0, moved.ndim)
-        backend.current().scatter_add(grad, index, values)
+        backend.of(grad).scatter_add(grad, index, values)
     return xp.moveaxis(grad, 0, axis)
