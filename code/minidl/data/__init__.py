@@ -1,12 +1,15 @@
 """Data: map-style data sets, mini-batch loading (as ``torch.utils.data``) and the book's offline data sets."""
 
 from minidl.data.dataset import (
-    ConcatDataset, Dataset, Subset, TensorDataset, default_collate, default_convert, random_split,
+    ConcatDataset, Dataset, IterableDataset, Subset, TensorDataset, default_collate, default_convert, random_split,
 )
 from minidl.data.datasets import (
     Split, load_digits, load_mnist_subset, load_text, make_circles, make_moons, make_spirals,
 )
 from minidl.data.loader import DataLoader
+from minidl.data.sampler import (
+    BatchSampler, RandomSampler, Sampler, SequentialSampler, SubsetRandomSampler, WeightedRandomSampler,
+)
 from minidl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
 from minidl.data.music import abc_to_audio, load_irish_songs, no_audio_reason  # noqa: F401
 from minidl.data.text import unigram_cross_entropy  # noqa: F401

@@ -1,8 +1,9 @@
-"""Map-style data sets and batch collation, as in ``torch.utils.data``.
+"""Data sets and batch collation, as in ``torch.utils.data``.
 
-A data set is anything with ``__len__`` and ``__getitem__(i)`` returning one sample (a list is one);
-``DataLoader`` asks it for the samples of a batch and ``default_collate`` stacks them: tensors and
-arrays along a new first dimension, numbers into a tensor, tuples, lists and dicts part by part.
+A map-style data set is anything with ``__len__`` and ``__getitem__(i)`` returning one sample (a list
+is one); ``DataLoader`` asks it for the samples of a batch and ``default_collate`` stacks them: tensors
+and arrays along a new first dimension, numbers into a tensor, tuples, lists and dicts part by part.
+An ``IterableDataset`` is a stream instead: ``DataLoader`` batches its samples in the order they come.
 """
 
 import bisect
@@ -32,6 +33,25 @@ class Dataset:
 
     def __add__(self, other):
         return ConcatDataset([self, other])
+
+
+class IterableDataset(Dataset):
+    """The base class of iterable-style data sets: a subclass defines ``__iter__``, which yields the
+    samples one after another (read from a file, generated on the fly), where indexing is impossible
+    or costly. ``DataLoader`` batches consecutive samples; it cannot shuffle or sample them, so
+    ``shuffle``, ``sampler`` and ``batch_sampler`` are ValueErrors there, as in PyTorch. ``__len__`` is
+    optional (``len(loader)`` needs it).
+
+    Raises NotImplementedError from ``__iter__`` when a subclass does not define it, and TypeError
+    for ``a + b`` (PyTorch chains two with ChainDataset, which minidl lacks: use ``itertools.chain``).
+    """
+
+    def __iter__(self):
+        raise NotImplementedError("Subclasses of IterableDataset should implement __iter__.")
+
+    def __add__(self, other):
+        raise TypeError("IterableDataset + data set is not supported in minidl (no ChainDataset); yield from "
+                        "itertools.chain(a, b) in an IterableDataset's __iter__ instead")
 
 
 class TensorDataset(Dataset):
@@ -68,13 +88,16 @@ class ConcatDataset(Dataset):
     """Data sets one after the other: sample ``i`` is taken from the data set whose range holds it.
 
     ``cumulative_sizes`` are the running totals of the lengths. Raises AssertionError for an empty
-    list of data sets and ValueError for an index below ``-len``, as PyTorch does.
+    list of data sets or one that is an ``IterableDataset``, and ValueError for an index below
+    ``-len``, as PyTorch does.
     """
 
     def __init__(self, datasets):
         self.datasets = list(datasets)
         if not self.datasets:
             raise AssertionError("datasets should not be an empty iterable")
+        if any(isinstance(d, IterableDataset) for d in self.datasets):
+            raise AssertionError("ConcatDataset does not support IterableDataset")
         self.cumulative_sizes = list(itertools.accumulate(len(d) for d in self.datasets))
 
     def __len__(self):

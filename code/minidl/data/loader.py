@@ -1,7 +1,8 @@
 """Mini-batches: ``DataLoader`` draws the samples of a data set in batches, as ``torch.utils.data`` does.
 
-Each epoch it orders the sample indices (in turn, or shuffled), cuts the order into batches, fetches
-each batch's samples and collates them into tensors. Arrays given as ``(X, y)`` become a
+Each epoch its sampler orders the sample indices (in turn, or shuffled), its batch sampler cuts the
+order into batches, and it fetches each batch's samples and collates them into tensors; an
+``IterableDataset``'s samples are batched in the order they come. Arrays given as ``(X, y)`` become a
 ``TensorDataset`` whose batches are taken by one indexing step instead of sample by sample.
 """
 
@@ -12,7 +13,10 @@ import numbers
 import numpy
 
 from minidl import backend
-from minidl.data.dataset import Subset, TensorDataset, as_generator, default_collate, default_convert
+from minidl.data.dataset import (
+    IterableDataset, Subset, TensorDataset, as_generator, default_collate, default_convert,
+)
+from minidl.data.sampler import BatchSampler, RandomSampler, SequentialSampler, _host_order
 from minidl.tensor import Tensor, to_numpy
 
 
@@ -20,7 +24,8 @@ class DataLoader:
     """Iterate over a data set in mini-batches of ``batch_size`` samples, as PyTorch's DataLoader.
 
     ``dataset`` is a map-style data set (``__len__`` and ``__getitem__``: a ``Dataset``, a
-    ``TensorDataset``, a list of samples such as ``list(zip(X, y))``), or, as a minidl shorthand,
+    ``TensorDataset``, a list of samples such as ``list(zip(X, y))``), an ``IterableDataset`` (batches
+    of consecutive samples; ``len(loader)`` needs its ``__len__``), or, as a minidl shorthand,
     arrays: one array (NumPy or Tensor; each batch is one Tensor of its rows) or a tuple of arrays such
     as ``(X, y)`` (a ``TensorDataset``; each batch is a list ``[inputs, targets]``). Host float64
     arrays given this way become float32. Batches are put together by ``collate_fn`` (default
@@ -31,14 +36,18 @@ class DataLoader:
     With ``shuffle``, the order changes every epoch and is fixed by ``generator``: None draws from the
     library's seeded generator (``minidl.manual_seed``), an int is a seed (``seed=`` is the same, a
     minidl shorthand), a ``numpy.random.Generator`` is used and advanced; minidl has no
-    ``torch.Generator``. ``sampler`` (an iterable of indices) and ``batch_sampler`` (an iterable of
-    lists of indices) replace the drawn order as in PyTorch; minidl has no sampler classes.
+    ``torch.Generator``. ``sampler`` (a ``Sampler`` or any iterable of indices) replaces that order,
+    and ``batch_sampler`` (a ``BatchSampler`` or any iterable of lists of indices) the batches, as in
+    PyTorch; ``loader.sampler`` and ``loader.batch_sampler`` are the ones in use (by default a
+    ``SequentialSampler`` or ``RandomSampler`` and a ``BatchSampler`` over it, None when unbatched).
     ``num_workers`` > 0 is accepted but batches are made in this process, one after the other;
     ``pin_memory``, ``timeout``, ``worker_init_fn``, ``multiprocessing_context``, ``prefetch_factor``,
     ``persistent_workers``, ``pin_memory_device`` and ``in_order`` are accepted and have no effect.
 
     Raises ValueError, with PyTorch's messages, for a batch size that is not a positive int (or None),
-    a ``drop_last`` that is not a bool, negative ``num_workers``, options that exclude each other, and
+    a ``drop_last`` that is not a bool, negative ``num_workers``, options that exclude each other
+    (``sampler`` and ``shuffle``; ``batch_sampler`` and any of ``batch_size``, ``shuffle``, ``sampler``,
+    ``drop_last``; ``shuffle``, ``sampler`` or ``batch_sampler`` with an ``IterableDataset``), and
     ``shuffle`` over an empty data set; ValueError or TypeError for arrays of different lengths or not
     numbers; TypeError for a data set without ``__len__`` and ``__getitem__`` or a bad generator.
 
@@ -50,6 +59,9 @@ class DataLoader:
                  multiprocessing_context=None, generator=None, *, prefetch_factor=None, persistent_workers=False,
                  pin_memory_device="", in_order=True, seed=None):
         _check_workers(num_workers, timeout, prefetch_factor, persistent_workers)
+        self._iterable = isinstance(dataset, IterableDataset)
+        if self._iterable:
+            _check_iterable_options(shuffle, sampler, batch_sampler)
         shuffle = bool(shuffle)
         if sampler is not None and shuffle:
             raise ValueError("sampler option is mutually exclusive with shuffle")
@@ -69,9 +81,11 @@ class DataLoader:
                 raise ValueError("DataLoader: give seed or generator, not both (seed=s is generator=s)")
             generator = seed
         self._rng = None if generator is None else as_generator(generator, "DataLoader")
-        self.dataset = _as_dataset(dataset, needs_len=sampler is None and batch_sampler is None)
-        if shuffle and len(self.dataset) == 0:
-            raise ValueError("num_samples should be a positive integer value, but got num_samples=0")
+        self.dataset = dataset if self._iterable else _as_dataset(dataset, sampler is None and batch_sampler is None)
+        if sampler is None and not self._iterable:
+            sampler = RandomSampler(self.dataset, generator=self._rng) if shuffle else SequentialSampler(self.dataset)
+        if batch_size is not None and batch_sampler is None and not self._iterable:
+            batch_sampler = BatchSampler(sampler, batch_size, drop_last)
         auto_collation = batch_size is not None or batch_sampler is not None
         self.batch_size, self.shuffle, self.drop_last = batch_size, shuffle, drop_last
         self.sampler, self.batch_sampler, self.generator = sampler, batch_sampler, generator
@@ -84,45 +98,39 @@ class DataLoader:
         self.pin_memory_device, self.in_order = pin_memory_device, in_order
 
     def __len__(self):
-        if self.batch_sampler is not None:
-            return len(self.batch_sampler)
-        samples = len(self.sampler) if self.sampler is not None else len(self.dataset)
-        if self.batch_size is None:
-            return samples
-        return samples // self.batch_size if self.drop_last else math.ceil(samples / self.batch_size)
+        if self._iterable:
+            samples = len(self.dataset)  # a TypeError when the stream has no length, as in PyTorch
+            if self.batch_size is None:
+                return samples
+            return samples // self.batch_size if self.drop_last else math.ceil(samples / self.batch_size)
+        return len(self.batch_sampler if self.batch_sampler is not None else self.sampler)
 
     def __iter__(self):
-        if self.batch_size is None and self.batch_sampler is None:
-            order = self._order()
-            for index in order.tolist() if isinstance(order, numpy.ndarray) else order:
+        if self._iterable:
+            yield from self._stream()
+            return
+        if self.batch_sampler is None:
+            order = _host_order(self.sampler)
+            for index in order.tolist() if order is not None else self.sampler:
                 yield self.collate_fn(self.dataset[index])
             return
         whole = self._whole_batch_source()
-        for indices in self._batches():
+        for indices in self.batch_sampler:
             if whole is not None:
                 yield _take(*whole, indices)
             else:
-                yield self.collate_fn(self._samples(indices))
+                yield self.collate_fn(self._samples(list(indices)))
 
-    def _order(self):
-        """This epoch's sample indices: the sampler's, or 0..n-1 in turn or shuffled (a host array)."""
-        if self.sampler is not None:
-            return self.sampler
-        if self.shuffle:
-            rng = self._rng if self._rng is not None else backend.current().host_rng
-            return rng.permutation(len(self.dataset))
-        return numpy.arange(len(self.dataset))
-
-    def _batches(self):
-        if self.batch_sampler is not None:
-            return (list(indices) for indices in self.batch_sampler)
-        order = self._order()
-        if isinstance(order, numpy.ndarray):
-            return (order[start : start + self.batch_size].tolist() for start in range(0, len(self) * self.batch_size,
-                                                                                        self.batch_size))
-        chunks = (list(itertools.islice(iterator, self.batch_size)) for iterator in itertools.repeat(iter(order)))
-        chunks = itertools.takewhile(bool, chunks)
-        return (c for c in chunks if len(c) == self.batch_size or not self.drop_last)
+    def _stream(self):
+        """An IterableDataset's batches: consecutive samples, the last batch shorter unless ``drop_last``."""
+        samples = iter(self.dataset)
+        if self.batch_size is None:
+            yield from (self.collate_fn(sample) for sample in samples)
+            return
+        while batch := list(itertools.islice(samples, self.batch_size)):
+            if len(batch) < self.batch_size and self.drop_last:
+                return
+            yield self.collate_fn(batch)
 
     def _samples(self, indices):
         getitems = getattr(self.dataset, "__getitems__", None)
@@ -180,6 +188,19 @@ def _check_workers(num_workers, timeout, prefetch_factor, persistent_workers):
         raise ValueError("persistent_workers option needs num_workers > 0")
 
 
+def _check_iterable_options(shuffle, sampler, batch_sampler):
+    """PyTorch's errors for options an IterableDataset cannot honour: its order is the stream's."""
+    if shuffle not in {False, None}:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified shuffle option, but got "
+                         f"shuffle={shuffle}")
+    if sampler is not None:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified sampler option, but got "
+                         f"sampler={sampler}")
+    if batch_sampler is not None:
+        raise ValueError(f"DataLoader with IterableDataset: expected unspecified batch_sampler option, but got "
+                         f"batch_sampler={batch_sampler}")
+
+
 def _check_batch_size(batch_size):
     if isinstance(batch_size, numbers.Integral) and not isinstance(batch_size, bool) and batch_size > 0:
         return
@@ -210,8 +231,8 @@ def _as_dataset(data, needs_len):
     if hasattr(data, "__getitem__") and (hasattr(data, "__len__") or not needs_len):
         return data
     raise TypeError(
-        f"DataLoader: dataset must be a map-style data set, with __len__ and __getitem__ (minidl has no "
-        f"IterableDataset): a Dataset, arrays such as (X, y), or a list of samples such as list(zip(X, y)); "
+        f"DataLoader: dataset must be a map-style data set, with __len__ and __getitem__ (a Dataset, arrays "
+        f"such as (X, y), or a list of samples such as list(zip(X, y))), or an IterableDataset; "
         f"got {type(data).__name__}"
     )
 
