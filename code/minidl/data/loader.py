@@ -231,9 +231,8 @@ def _as_dataset(data, needs_len):
     if hasattr(data, "__getitem__") and (hasattr(data, "__len__") or not needs_len):
         return data
     raise TypeError(
-        f"DataLoader: dataset must be a map-style data set, with __len__ and __getitem__ (a Dataset, arrays "
-        f"such as (X, y), or a list of samples such as list(zip(X, y))), or an IterableDataset; "
-        f"got {type(data).__name__}"
+        f"DataLoader: dataset must be a map-style data set, with __len__ and __getitem__, or an IterableDataset: "
+        f"a Dataset, arrays such as (X, y), or a list of samples such as list(zip(X, y)); got {type(data).__name__}"
     )
 
 

@@ -23,7 +23,7 @@ class Sampler:
     the samples in the order to visit them, and usually ``__len__``, their number (``len(loader)``
     needs it). A batch sampler yields lists of indices instead.
 
-    ``data_source`` is accepted and ignored, as in PyTorch. Raises NotImplementedError from
+    ``data_source`` is accepted and ignored (older PyTorch code passes it to ``super().__init__``). Raises NotImplementedError from
     ``__iter__`` when a subclass does not define it; ``len()`` of a sampler without ``__len__`` is a
     TypeError.
     """
@@ -145,7 +145,7 @@ class WeightedRandomSampler(_DrawnSampler):
     summing to 1. With ``replacement`` (the default) the draws are independent; without it an index
     is drawn at most once (each draw among those left, in proportion to their weights), so
     ``num_samples`` may not exceed the number of positive weights. ``generator`` as for
-    ``RandomSampler``.
+    ``RandomSampler``. ``sampler.weights`` holds them as a host float64 array of shape (n,).
 
     Raises ValueError for a ``num_samples`` that is not a positive int, a ``replacement`` that is not
     a bool, or ``weights`` that are not 1-d (PyTorch's messages), and TypeError for a bad generator;
