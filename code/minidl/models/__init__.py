@@ -1,0 +1,1 @@
+"""Whole models built from the layers of ``minidl.nn``: the book's larger networks, one module each."""
