@@ -14,3 +14,4 @@ from minidl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
 from minidl.data.music import abc_to_audio, load_irish_songs, no_audio_reason  # noqa: F401
 from minidl.data.text import unigram_cross_entropy  # noqa: F401
 from minidl.data.faces import Faces, make_faces  # noqa: F401
+from minidl.data.tokenizers import BPETokenizer, CharTokenizer  # noqa: F401

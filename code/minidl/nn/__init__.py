@@ -23,3 +23,4 @@ from minidl.nn.pooling import AvgPool2d, MaxPool2d
 from minidl.nn.recurrent import GRU, GRUCell, LSTM, LSTMCell, RNN, RNNCell
 from minidl.nn.transformer import TransformerBlock
 from minidl.nn.upsampling import Upsample
+from minidl.nn.lora import LoRAEmbedding, LoRALinear, apply_lora
