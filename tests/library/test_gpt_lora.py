@@ -31,7 +31,7 @@ def test_gpt_is_causal_changing_a_later_token_leaves_earlier_logits_unchanged(rn
     ids = rng.integers(0, 11, (2, 8))
     other = ids.copy()
     other[:, changed] = (other[:, changed] + 1) % 11
-    before, after = model(minidl.tensor(ids)).detach().numpy(), model(minidl.tensor(other)).detach().numpy()
+    before, after = model(minidl.tensor(ids)).detach().cpu().numpy(), model(minidl.tensor(other)).detach().cpu().numpy()
     np.testing.assert_array_equal(before[:, :changed], after[:, :changed])
     assert np.abs(before[:, changed:] - after[:, changed:]).max() > 1e-4
 
@@ -47,15 +47,15 @@ def test_the_tied_weight_collects_the_gradient_of_both_uses(rng):
     model = small_gpt()
     ids = token_ids(rng, (2, 6))
     F.cross_entropy(model(ids).reshape(-1, 11), ids.reshape(-1)).backward()
-    tied_gradient = model.token_embedding.weight.grad.numpy().copy()
+    tied_gradient = model.token_embedding.weight.grad.cpu().numpy().copy()
     # the output layer's share alone: the same loss with the embedding lookup cut from the graph
     model.zero_grad()
     h = (model.token_embedding(ids).detach() + model.position_embedding(minidl.arange(6)))
     for block in model.blocks:
         h = block(h, is_causal=True)
     F.cross_entropy(model.lm_head(model.norm(h)).reshape(-1, 11), ids.reshape(-1)).backward()
-    head_share = model.token_embedding.weight.grad.numpy()
-    unused_rows = np.setdiff1d(np.arange(11), ids.numpy())
+    head_share = model.token_embedding.weight.grad.cpu().numpy()
+    unused_rows = np.setdiff1d(np.arange(11), ids.cpu().numpy())
     np.testing.assert_allclose(tied_gradient[unused_rows], head_share[unused_rows], rtol=1e-5, atol=1e-7)
     assert not np.allclose(tied_gradient, head_share)   # the used rows also get the lookup's gradient
 
@@ -67,7 +67,7 @@ def test_gpt_matches_a_pytorch_gpt_with_the_same_weights(rng, torch):
     embedding, positions = tnn.Embedding(11, 16), tnn.Embedding(6, 16)
     layers = [tnn.TransformerEncoderLayer(16, 4, 64, dropout=0.0, batch_first=True, norm_first=True) for _ in range(2)]
     norm = tnn.LayerNorm(16)
-    state = {k: torch.tensor(v.detach().numpy()) for k, v in model.state_dict().items()}
+    state = {k: torch.tensor(v.detach().cpu().numpy()) for k, v in model.state_dict().items()}
     embedding.weight.data, positions.weight.data = state["token_embedding.weight"], state["position_embedding.weight"]
     for index, layer in enumerate(layers):
         layer.load_state_dict({k[len(f"blocks.{index}."):]: v for k, v in state.items() if k.startswith(f"blocks.{index}.")})
@@ -80,8 +80,8 @@ def test_gpt_matches_a_pytorch_gpt_with_the_same_weights(rng, torch):
     expected.sum().backward()
     ours = model(minidl.tensor(ids))
     ours.sum().backward()
-    np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(model.token_embedding.weight.grad.numpy(), embedding.weight.grad.numpy(),
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), expected.detach().cpu().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(model.token_embedding.weight.grad.cpu().numpy(), embedding.weight.grad.cpu().numpy(),
                                rtol=1e-3, atol=1e-5)
 
 
@@ -91,8 +91,8 @@ def test_generate_appends_tokens_and_crops_the_context(rng, prompt_length, new_t
     prompt = token_ids(rng, (3, prompt_length))
     out = model.generate(prompt, new_tokens, temperature=0.8, top_k=4)
     assert out.shape == (3, prompt_length + new_tokens) and out.dtype == np.int64
-    np.testing.assert_array_equal(out.numpy()[:, :prompt_length], prompt.numpy())
-    assert 0 <= out.numpy().min() and out.numpy().max() < 11
+    np.testing.assert_array_equal(out.cpu().numpy()[:, :prompt_length], prompt.cpu().numpy())
+    assert 0 <= out.cpu().numpy().min() and out.cpu().numpy().max() < 11
 
 
 def test_generate_with_top_k_1_is_greedy_decoding(rng):
@@ -101,14 +101,14 @@ def test_generate_with_top_k_1_is_greedy_decoding(rng):
     out = model.generate(ids, 4, top_k=1)
     for step in range(4):
         logits = model(out[:, : 3 + step])[:, -1]
-        np.testing.assert_array_equal(out.numpy()[:, 3 + step], logits.detach().numpy().argmax(-1))
+        np.testing.assert_array_equal(out.cpu().numpy()[:, 3 + step], logits.detach().cpu().numpy().argmax(-1))
 
 
 def test_generate_is_reproducible_and_restores_training_mode(rng):
     model = small_gpt(dropout=0.1)
     ids = token_ids(rng, (2, 3))
-    first = model.generate(ids, 6, generator=np.random.default_rng(5)).detach().numpy()
-    second = model.generate(ids, 6, generator=np.random.default_rng(5)).detach().numpy()
+    first = model.generate(ids, 6, generator=np.random.default_rng(5)).detach().cpu().numpy()
+    second = model.generate(ids, 6, generator=np.random.default_rng(5)).detach().cpu().numpy()
     np.testing.assert_array_equal(first, second)
     assert model.training
 
@@ -139,8 +139,8 @@ def lora_layer(rng, in_features=6, out_features=5, rank=3, alpha=6.0, random_B=T
 def test_lora_starts_equal_to_the_base_layer(rng, rank):
     base = nn.Linear(6, 5)
     x = minidl.tensor(rng.normal(size=(4, 3, 6)).astype(np.float32))
-    expected = base(x).detach().numpy()
-    np.testing.assert_array_equal(nn.LoRALinear(base, rank=rank)(x).detach().numpy(), expected)
+    expected = base(x).detach().cpu().numpy()
+    np.testing.assert_array_equal(nn.LoRALinear(base, rank=rank)(x).detach().cpu().numpy(), expected)
 
 
 @pytest.mark.parametrize("rank, alpha", [(1, 1.0), (3, 6.0), (8, 16.0)])
@@ -149,13 +149,13 @@ def test_lora_matches_a_pytorch_computation_forward_and_backward(rng, torch, ran
     x = rng.normal(size=(4, 6)).astype(np.float32)
     ours = layer(minidl.tensor(x))
     (ours * ours).sum().backward()
-    W, b, A, B = (torch.tensor(p.detach().numpy(), requires_grad=True)
+    W, b, A, B = (torch.tensor(p.detach().cpu().numpy(), requires_grad=True)
                   for p in (layer.base.weight, layer.base.bias, layer.lora_A, layer.lora_B))
     expected = torch.tensor(x) @ W.T + b + (alpha / rank) * (torch.tensor(x) @ A.T) @ B.T
     (expected * expected).sum().backward()
-    np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.lora_A.grad.numpy(), A.grad.numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(layer.lora_B.grad.numpy(), B.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), expected.detach().cpu().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.lora_A.grad.cpu().numpy(), A.grad.cpu().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.lora_B.grad.cpu().numpy(), B.grad.cpu().numpy(), rtol=1e-4, atol=1e-4)
 
 
 def lora_embedding(rng, rank=3, alpha=6.0):
@@ -168,7 +168,7 @@ def lora_embedding(rng, rank=3, alpha=6.0):
 def test_lora_embedding_starts_equal_to_the_base_table(rng):
     base = nn.Embedding(7, 5)
     ids = minidl.tensor(rng.integers(0, 7, (3, 4)))
-    np.testing.assert_array_equal(nn.LoRAEmbedding(base, rank=2)(ids).detach().numpy(), base(ids).detach().numpy())
+    np.testing.assert_array_equal(nn.LoRAEmbedding(base, rank=2)(ids).detach().cpu().numpy(), base(ids).detach().cpu().numpy())
 
 
 @pytest.mark.parametrize("rank, alpha", [(1, 1.0), (3, 6.0)])
@@ -177,20 +177,20 @@ def test_lora_embedding_matches_a_pytorch_computation_forward_and_backward(rng, 
     ids = rng.integers(0, 7, (4, 3))
     ours = layer(minidl.tensor(ids))
     (ours * ours).sum().backward()
-    E, A, B = (torch.tensor(p.detach().numpy(), requires_grad=True) for p in (layer.base.weight, layer.lora_A, layer.lora_B))
+    E, A, B = (torch.tensor(p.detach().cpu().numpy(), requires_grad=True) for p in (layer.base.weight, layer.lora_A, layer.lora_B))
     expected = E[torch.tensor(ids)] + (alpha / rank) * A.T[torch.tensor(ids)] @ B.T
     (expected * expected).sum().backward()
-    np.testing.assert_allclose(ours.detach().numpy(), expected.detach().numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.lora_A.grad.numpy(), A.grad.numpy(), rtol=1e-4, atol=1e-4)
-    np.testing.assert_allclose(layer.lora_B.grad.numpy(), B.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.detach().cpu().numpy(), expected.detach().cpu().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.lora_A.grad.cpu().numpy(), A.grad.cpu().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(layer.lora_B.grad.cpu().numpy(), B.grad.cpu().numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_lora_embedding_merge_and_unmerge_round_trip(rng):
     layer = lora_embedding(rng)
     ids = minidl.tensor(rng.integers(0, 7, (2, 6)))
-    table, adapted = layer.base.weight.detach().numpy().copy(), layer(ids).detach().numpy()
-    np.testing.assert_allclose(layer.merge()(ids).detach().numpy(), adapted, rtol=1e-5, atol=1e-5)
-    np.testing.assert_array_equal(layer.unmerge().base.weight.detach().numpy(), table)
+    table, adapted = layer.base.weight.detach().cpu().numpy().copy(), layer(ids).detach().cpu().numpy()
+    np.testing.assert_allclose(layer.merge()(ids).detach().cpu().numpy(), adapted, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(layer.unmerge().base.weight.detach().cpu().numpy(), table)
 
 
 def test_only_the_adapters_receive_gradients(rng):
@@ -205,13 +205,13 @@ def test_only_the_adapters_receive_gradients(rng):
 def test_merge_folds_the_update_into_the_weight_and_unmerge_restores_it(rng):
     layer = lora_layer(rng)
     x = minidl.tensor(rng.normal(size=(4, 6)).astype(np.float32))
-    weight, adapted = layer.base.weight.detach().numpy().copy(), layer(x).detach().numpy()
+    weight, adapted = layer.base.weight.detach().cpu().numpy().copy(), layer(x).detach().cpu().numpy()
     layer.merge()
-    np.testing.assert_allclose(layer(x).detach().numpy(), adapted, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.base.weight.detach().numpy(), weight + layer.delta_weight().detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(layer(x).detach().cpu().numpy(), adapted, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.base.weight.detach().cpu().numpy(), weight + layer.delta_weight().detach().cpu().numpy(), rtol=1e-6, atol=1e-6)
     layer.unmerge()
-    np.testing.assert_array_equal(layer.base.weight.detach().numpy(), weight)
-    np.testing.assert_array_equal(layer(x).detach().numpy(), adapted)
+    np.testing.assert_array_equal(layer.base.weight.detach().cpu().numpy(), weight)
+    np.testing.assert_array_equal(layer(x).detach().cpu().numpy(), adapted)
 
 
 def test_merging_a_tied_output_layer_leaves_the_token_embedding_unchanged(rng):
@@ -219,10 +219,10 @@ def test_merging_a_tied_output_layer_leaves_the_token_embedding_unchanged(rng):
     nn.apply_lora(model, ["lm_head"], rank=2)
     model.lm_head.lora_B.data[...] = minidl.tensor(rng.normal(size=(11, 2)).astype(np.float32)).data
     ids = token_ids(rng, (2, 5))
-    embedding, adapted = model.token_embedding.weight.detach().numpy().copy(), model(ids).detach().numpy()
+    embedding, adapted = model.token_embedding.weight.detach().cpu().numpy().copy(), model(ids).detach().cpu().numpy()
     model.lm_head.merge()
-    np.testing.assert_array_equal(model.token_embedding.weight.detach().numpy(), embedding)
-    np.testing.assert_allclose(model(ids).detach().numpy(), adapted, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(model.token_embedding.weight.detach().cpu().numpy(), embedding)
+    np.testing.assert_allclose(model(ids).detach().cpu().numpy(), adapted, rtol=1e-5, atol=1e-5)
     assert "lm_head.base.weight" in model.state_dict()
 
 
