@@ -137,6 +137,15 @@ def test_tiled_max_pool_matches_pytorch(rng, torch, shape, kernel_size, ties):
     np.testing.assert_allclose(minidl.to_numpy(ours.grad), theirs.grad.numpy(), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("size", [5, 7])
+def test_ceil_mode_partial_window_takes_the_general_path_like_pytorch(rng, torch, size):
+    x = rng.normal(size=(2, 3, size, size + 1)).astype(np.float32)
+    ours, theirs = leaf(x), torch.tensor(x, requires_grad=True)
+    F.max_pool2d(ours, 2, ceil_mode=True).sum().backward()
+    torch.nn.functional.max_pool2d(theirs, 2, ceil_mode=True).sum().backward()
+    np.testing.assert_array_equal(minidl.to_numpy(ours.grad), theirs.grad.numpy())
+
+
 def test_max_pool_with_nan_takes_the_general_path_like_pytorch(rng, torch):
     x = rng.normal(size=(1, 2, 4, 4)).astype(np.float32)
     x[0, 0, 0, 0] = x[0, 0, 1, 1] = x[0, 1, 2, 3] = np.nan

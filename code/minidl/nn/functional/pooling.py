@@ -92,9 +92,10 @@ def _winners(padded, inside, out, offsets):
     return winner
 
 
-def _tiles(kernel, stride, padding, dilation):
-    """Whether the windows tile the input: side by side, no gaps, no padding (as in ``MaxPool2d(2)``)."""
-    return tuple(stride) == tuple(kernel) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1)
+def _tiles(kernel, stride, padding, dilation, size, out_size):
+    """Whether the windows tile the input: side by side, no gaps, no padding, none partial (as in ``MaxPool2d(2)``)."""
+    inside = all(o * k <= n for o, k, n in zip(out_size, kernel, size))  # ceil_mode may add a partial window
+    return tuple(stride) == tuple(kernel) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1) and inside
 
 
 def _tiled_max_grad(data, out, g, kernel):
@@ -138,7 +139,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         out = xp.maximum(out, padded[offset])  # NaN propagates
 
     def backward(g):
-        if _tiles(kernel, stride, padding, dilation) and not xp.isnan(out).any():
+        if _tiles(kernel, stride, padding, dilation, input.shape[-2:], out_size) and not xp.isnan(out).any():
             return (_tiled_max_grad(input.data, out, g, kernel),)  # the common case, without loops
         winner = _winners(padded, None if padded.shape == input.shape else inside, out, offsets)
         grad = xp.zeros(padded.shape, dtype=g.dtype)
