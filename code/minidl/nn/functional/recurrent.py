@@ -83,27 +83,20 @@ def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_h
 
     def backward(g):
         grad_outputs, grad_cell = g[:steps], g[steps].copy()  # c_T also reaches the loss directly
-        input_gate, forget_gate, candidate, output_gate = _split_gates(gates, size)  # every step at once
-        # what does not depend on the incoming gradient, for all steps in a few large operations:
-        # d c_t / d h_t through h_t = o_t * tanh(c_t), and each gate's local derivative times its partner
-        to_cell = output_gate * (1 - squashed * squashed)
-        grad_gates = xp.empty_like(gates)
-        grad_i, grad_f, grad_g, grad_o = _split_gates(grad_gates, size)
-        xp.multiply(candidate, input_gate * (1 - input_gate), out=grad_i)
-        xp.multiply(cells[:-1], forget_gate * (1 - forget_gate), out=grad_f)
-        xp.multiply(input_gate, 1 - candidate * candidate, out=grad_g)
-        xp.multiply(squashed, output_gate * (1 - output_gate), out=grad_o)
         grad_hidden = xp.zeros_like(hidden.data)
+        grad_gates = xp.empty_like(gates)
         for t in reversed(range(steps)):
+            input_gate, forget_gate, candidate, output_gate = _split_gates(gates[t], size)
+            grad_i, grad_f, grad_g, grad_o = _split_gates(grad_gates[t], size)
             grad_hidden += grad_outputs[t]
-            xp.multiply(grad_hidden, to_cell[t], out=scratch)
-            grad_cell += scratch  # c_t reaches the loss through h_t and through c_{t+1}
-            grad_i[t] *= grad_cell
-            grad_f[t] *= grad_cell
-            grad_g[t] *= grad_cell
-            grad_o[t] *= grad_hidden
+            # c_t reaches the loss through h_t = o_t * tanh(c_t) and through c_{t+1}
+            grad_cell += grad_hidden * output_gate * (1 - squashed[t] * squashed[t])
+            xp.multiply(grad_cell * candidate, input_gate * (1 - input_gate), out=grad_i)
+            xp.multiply(grad_cell * cells[t], forget_gate * (1 - forget_gate), out=grad_f)
+            xp.multiply(grad_cell * input_gate, 1 - candidate * candidate, out=grad_g)
+            xp.multiply(grad_hidden * squashed[t], output_gate * (1 - output_gate), out=grad_o)
             xp.matmul(grad_gates[t], weight_hh.data, out=grad_hidden)  # to h_{t-1}
-            grad_cell *= forget_gate[t]  # to c_{t-1}: the additive path
+            grad_cell *= forget_gate  # to c_{t-1}: the additive path
         rows = grad_gates.reshape(-1, 4 * size)
         return (
             grad_gates,                                                   # input projections
