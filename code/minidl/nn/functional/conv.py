@@ -29,8 +29,10 @@ def pad2d(data, padding, value=0.0):
     ph, pw = padding
     if ph == 0 and pw == 0:
         return data
-    widths = ((0, 0),) * (data.ndim - 2) + ((ph, ph), (pw, pw))
-    return backend.xp(data).pad(data, widths, mode="constant", constant_values=value)
+    height, width = data.shape[-2:]
+    out = backend.xp(data).full(data.shape[:-2] + (height + 2 * ph, width + 2 * pw), value, dtype=data.dtype)
+    out[..., ph : ph + height, pw : pw + width] = data  # one fill and one copy: cheaper than a general pad
+    return out
 
 
 def windows(data, kernel, stride):
@@ -66,6 +68,28 @@ def col2im(columns, shape, stride):
         for j in range(kw):
             out[:, :, i : i + sh * h_out : sh, j : j + sw * w_out : sw] += columns[:, :, i, j]
     return out
+
+
+def _unit_stride_input_grad(kernels, g, shape, kernel, w_out):
+    """``col2im(kernels.T @ g)`` for stride 1, with long contiguous additions instead of short rows.
+
+    Each output row of ``g`` (N, C_out, H_out*W_out) is widened with zeros to the padded input's width
+    W, so the patch gradient of kernel entry (i, j) lands on the flattened input at offset i*W + j as
+    one contiguous run; the zero columns add nothing where the runs wrap into the next row.
+    """
+    xp = backend.xp(g)
+    n, c_out = g.shape[:2]
+    c_in, (height, width), (kh, kw) = shape[1], shape[2:], kernel
+    h_out = g.shape[2] // w_out
+    wide = xp.zeros((n, c_out, h_out, width), dtype=g.dtype)
+    wide[..., :w_out] = g.reshape(n, c_out, h_out, w_out)
+    patches = (kernels.T @ wide.reshape(n, c_out, h_out * width)).reshape(n, c_in, kh, kw, h_out * width)
+    out = xp.zeros((n, c_in, (height + 1) * width), dtype=g.dtype)  # a spare row for the last runs' tails
+    for i in range(kh):
+        for j in range(kw):
+            start = i * width + j
+            out[:, :, start : start + h_out * width] += patches[:, :, i, j]
+    return out[:, :, : height * width].reshape(shape)
 
 
 def _crop(data, padding):
@@ -114,8 +138,11 @@ def conv2d(input, weight, bias=None, stride=1, padding=0):
         g = g.reshape(n, c_out, h_out * w_out)
         grad_input = grad_weight = grad_bias = None
         if input.requires_grad:
-            patches = (kernels.T @ g).reshape((n, input.shape[1]) + kernel + (h_out, w_out))
-            grad_input = _crop(col2im(patches, padded.shape, stride), padding)
+            if stride == (1, 1):
+                grad_input = _crop(_unit_stride_input_grad(kernels, g, padded.shape, kernel, w_out), padding)
+            else:
+                patches = (kernels.T @ g).reshape((n, input.shape[1]) + kernel + (h_out, w_out))
+                grad_input = _crop(col2im(patches, padded.shape, stride), padding)
         if weight.requires_grad:
             grad_weight = (g @ columns.transpose(0, 2, 1)).sum(axis=0).reshape(weight.shape)  # sum over images
         if bias is not None and bias.requires_grad:

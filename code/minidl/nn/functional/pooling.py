@@ -92,6 +92,34 @@ def _winners(padded, inside, out, offsets):
     return winner
 
 
+def _tiles(kernel, stride, padding, dilation, size, out_size):
+    """Whether the windows tile the input: side by side, no gaps, no padding, none partial (as in ``MaxPool2d(2)``)."""
+    inside = all(o * k <= n for o, k, n in zip(out_size, kernel, size))  # ceil_mode may add a partial window
+    return tuple(stride) == tuple(kernel) and tuple(padding) == (0, 0) and tuple(dilation) == (1, 1) and inside
+
+
+def _tiled_max_grad(data, out, g, kernel):
+    """Max pooling's input gradient when the windows tile the input, on a reshaped view of it.
+
+    Viewed as (..., H_out, kh, W_out, kw), entry (i, j) of every window is one strided slice; the
+    gradient goes to the first maximum in row-major order, as PyTorch's does (the caller handles NaN,
+    where PyTorch picks the last NaN). Rows and columns past the last whole window get no gradient.
+    """
+    xp = backend.xp(data)
+    (kh, kw), lead, (h_out, w_out) = kernel, data.shape[:-2], out.shape[-2:]
+    tiles = data[..., : h_out * kh, : w_out * kw].reshape(lead + (h_out, kh, w_out, kw))
+    grad = xp.zeros(data.shape, dtype=g.dtype)
+    grad_tiles = grad[..., : h_out * kh, : w_out * kw].reshape(lead + (h_out, kh, w_out, kw))  # a view
+    taken = xp.zeros(out.shape, dtype=bool)  # windows whose maximum already got the gradient
+    for i in range(kh):
+        for j in range(kw):
+            hit = tiles[..., i, :, j] == out
+            hit &= ~taken
+            xp.multiply(hit, g, out=grad_tiles[..., i, :, j])
+            taken |= hit
+    return grad
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
     """The largest value in each window (stride defaults to kernel_size, so windows don't overlap).
 
@@ -111,6 +139,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         out = xp.maximum(out, padded[offset])  # NaN propagates
 
     def backward(g):
+        if _tiles(kernel, stride, padding, dilation, input.shape[-2:], out_size) and not xp.isnan(out).any():
+            return (_tiled_max_grad(input.data, out, g, kernel),)  # the common case, without loops
         winner = _winners(padded, None if padded.shape == input.shape else inside, out, offsets)
         grad = xp.zeros(padded.shape, dtype=g.dtype)
         for k, offset in enumerate(offsets):

@@ -53,20 +53,33 @@ def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_h
     xp = backend.xp(getattr(input_projections, "data", input_projections))
     steps, size = input_projections.shape[0], hidden.shape[-1]
     dtype = input_projections.dtype
+    # sigmoid(x) = (1 + tanh(x / 2)) / 2, so all four gates are one tanh of scaled pre-activations:
+    # gate = tanh(scale * pre-activation) * scale + (1 - scale), with scale 1/2 for i, f, o and 1 for g
+    scale = xp.full(4 * size, 0.5, dtype=dtype)
+    scale[2 * size : 3 * size] = 1
+    shift = 1 - scale
+    recurrent = (weight_hh.data * scale[:, None]).T  # scaled W_hh^T, (hidden, 4*hidden)
+    gates = input_projections.data * scale  # scaled input part of every step, then the gates in place
+    if bias_hh is not None:
+        gates += bias_hh.data * scale
     hiddens = xp.empty((steps + 1,) + hidden.shape, dtype=dtype)  # h_0 .. h_T
     cells = xp.empty((steps + 1,) + hidden.shape, dtype=dtype)  # c_0 .. c_T
-    gates = xp.empty(input_projections.shape, dtype=dtype)  # i, f, g, o after their nonlinearities
+    squashed = xp.empty((steps,) + hidden.shape, dtype=dtype)  # tanh(c_1) .. tanh(c_T)
     hiddens[0], cells[0] = hidden.data, cell_state.data
-    for t in range(steps):
-        pre_activation = input_projections.data[t] + hiddens[t] @ weight_hh.data.T
-        if bias_hh is not None:
-            pre_activation += bias_hh.data
-        gates[t, ..., : 2 * size] = 0.5 * (1 + xp.tanh(0.5 * pre_activation[..., : 2 * size]))  # i, f
-        gates[t, ..., 2 * size : 3 * size] = xp.tanh(pre_activation[..., 2 * size : 3 * size])  # g
-        gates[t, ..., 3 * size :] = 0.5 * (1 + xp.tanh(0.5 * pre_activation[..., 3 * size :]))  # o
-        input_gate, forget_gate, candidate, output_gate = _split_gates(gates[t], size)
-        cells[t + 1] = forget_gate * cells[t] + input_gate * candidate
-        hiddens[t + 1] = output_gate * xp.tanh(cells[t + 1])
+    product, scratch = xp.empty(gates.shape[1:], dtype=dtype), xp.empty(hidden.shape, dtype=dtype)
+    for t in range(steps):  # element-wise work in place, into preallocated buffers
+        step = gates[t]
+        xp.matmul(hiddens[t], recurrent, out=product)
+        step += product
+        xp.tanh(step, out=step)
+        step *= scale
+        step += shift
+        input_gate, forget_gate, candidate, output_gate = _split_gates(step, size)
+        xp.multiply(forget_gate, cells[t], out=cells[t + 1])
+        xp.multiply(input_gate, candidate, out=scratch)
+        cells[t + 1] += scratch
+        xp.tanh(cells[t + 1], out=squashed[t])
+        xp.multiply(output_gate, squashed[t], out=hiddens[t + 1])
 
     def backward(g):
         grad_outputs, grad_cell = g[:steps], g[steps].copy()  # c_T also reaches the loss directly
@@ -74,16 +87,16 @@ def lstm_sequence_fused(input_projections, hidden, cell_state, weight_hh, bias_h
         grad_gates = xp.empty_like(gates)
         for t in reversed(range(steps)):
             input_gate, forget_gate, candidate, output_gate = _split_gates(gates[t], size)
-            squashed_cell = xp.tanh(cells[t + 1])
-            grad_hidden = grad_hidden + grad_outputs[t]
+            grad_i, grad_f, grad_g, grad_o = _split_gates(grad_gates[t], size)
+            grad_hidden += grad_outputs[t]
             # c_t reaches the loss through h_t = o_t * tanh(c_t) and through c_{t+1}
-            grad_cell = grad_cell + grad_hidden * output_gate * (1 - squashed_cell * squashed_cell)
-            grad_gates[t, ..., :size] = grad_cell * candidate * input_gate * (1 - input_gate)
-            grad_gates[t, ..., size : 2 * size] = grad_cell * cells[t] * forget_gate * (1 - forget_gate)
-            grad_gates[t, ..., 2 * size : 3 * size] = grad_cell * input_gate * (1 - candidate * candidate)
-            grad_gates[t, ..., 3 * size :] = grad_hidden * squashed_cell * output_gate * (1 - output_gate)
-            grad_hidden = grad_gates[t] @ weight_hh.data  # to h_{t-1}
-            grad_cell = grad_cell * forget_gate  # to c_{t-1}: the additive path
+            grad_cell += grad_hidden * output_gate * (1 - squashed[t] * squashed[t])
+            xp.multiply(grad_cell * candidate, input_gate * (1 - input_gate), out=grad_i)
+            xp.multiply(grad_cell * cells[t], forget_gate * (1 - forget_gate), out=grad_f)
+            xp.multiply(grad_cell * input_gate, 1 - candidate * candidate, out=grad_g)
+            xp.multiply(grad_hidden * squashed[t], output_gate * (1 - output_gate), out=grad_o)
+            xp.matmul(grad_gates[t], weight_hh.data, out=grad_hidden)  # to h_{t-1}
+            grad_cell *= forget_gate  # to c_{t-1}: the additive path
         rows = grad_gates.reshape(-1, 4 * size)
         return (
             grad_gates,                                                   # input projections
