@@ -35,7 +35,7 @@ class NoiseSchedule:
     """
 
     def __init__(self, betas):
-        values = betas.detach().data if isinstance(betas, Tensor) else tensor(betas).data
+        values = betas.detach().data if isinstance(betas, Tensor) else tensor(betas, dtype=backend.float64).data
         if values.ndim != 1 or values.shape[0] == 0:
             raise ValueError(f"NoiseSchedule: betas must be a non-empty 1-D sequence, got shape {tuple(values.shape)}")
         if values.dtype.kind not in "fiu":
