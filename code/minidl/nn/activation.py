@@ -22,7 +22,10 @@ class ReLU(Module):
 
 
 class LeakyReLU(Module):
-    """x for x > 0, else ``negative_slope`` * x (``F.leaky_relu``); ``inplace`` as in ReLU."""
+    """x for x > 0, else ``negative_slope`` * x (``F.leaky_relu``); ``inplace`` as in ReLU.
+
+    Taught in "Generative adversarial networks" (book/part4/gans.md).
+    """
 
     def __init__(self, negative_slope=0.01, inplace=False):
         super().__init__()

@@ -63,6 +63,8 @@ class Reductions(TensorBase):
         """The standard deviation over ``dim``: the square root of ``var`` (same arguments).
 
         The gradient g / (2 std) is 0, not inf * 0 = nan, where std is 0 (a constant row), as in PyTorch.
+
+        Taught in "Generative adversarial networks" (book/part4/gans.md).
         """
         if isinstance(dim, bool):  # std(False): the unbiased flag given first, as PyTorch allows
             dim, unbiased = None, dim
