@@ -61,7 +61,8 @@ LAYERS = [
     ["nn"],
     ["models", "models.*"],  # whole models built from nn's layers (the GPT of Part 6)
     ["optim"],
-    ["train", "counting", "metrics", "metrics.*", "uncertainty", "diffusion", "rl", "rl.*"],
+    ["train", "counting"],
+    ["metrics", "metrics.*", "uncertainty", "diffusion", "rl", "rl.*"],  # methods of Parts 4-6 on trained models
     [""],  # minidl itself
     ["as_torch"],  # runs PyTorch code on minidl: above everything
 ]
