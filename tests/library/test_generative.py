@@ -69,7 +69,7 @@ def test_closed_form_matches_iterating_one_step_noising(kind, t_end):
     alpha_bar = schedule.alpha_bars.tolist()[t_end]
     mean, std = math.sqrt(alpha_bar) * point, math.sqrt(1 - alpha_bar)
     tolerance = 5 * std / math.sqrt(n)                      # five standard errors of a mean of n draws
-    for draws in (x.numpy(), closed.numpy()):
+    for draws in (x.cpu().numpy(), closed.cpu().numpy()):
         np.testing.assert_allclose(draws.mean(0), mean, atol=tolerance)
         np.testing.assert_allclose(draws.std(0), std, atol=5 * std / math.sqrt(2 * n))
 
@@ -80,9 +80,9 @@ def test_q_sample_with_given_noise_is_the_formula():
     noise = minidl.tensor([[0.1, -0.2], [1.0, 0.0], [-1.0, 2.0]])
     t = minidl.tensor(np.array([0, 3, 10]))
     a = np.asarray(schedule.alpha_bars.tolist())[[0, 3, 10]][:, None]
-    expected = np.sqrt(a) * x0.numpy() + np.sqrt(1 - a) * noise.numpy()
-    np.testing.assert_allclose(q_sample(x0, t, schedule, noise).numpy(), expected, rtol=1e-6, atol=1e-6)
-    np.testing.assert_array_equal(q_sample(x0, steps(3, 0), schedule).numpy(), x0.numpy())   # t = 0 is the data
+    expected = np.sqrt(a) * x0.cpu().numpy() + np.sqrt(1 - a) * noise.cpu().numpy()
+    np.testing.assert_allclose(q_sample(x0, t, schedule, noise).cpu().numpy(), expected, rtol=1e-6, atol=1e-6)
+    np.testing.assert_array_equal(q_sample(x0, steps(3, 0), schedule).cpu().numpy(), x0.cpu().numpy())   # t = 0 is the data
 
 
 def test_q_sample_gradient_in_float64():
@@ -114,9 +114,9 @@ def test_sampler_with_the_exact_noise_returns_the_data_point(variance, clip):
     center = np.array([0.7, -1.2], dtype=np.float32)
     samples, trajectory = ddpm_sample(OracleNoise(schedule, center), (64, 2), schedule, variance=variance,
                                       clip=clip, return_trajectory=True)
-    np.testing.assert_allclose(samples.numpy(), np.tile(center, (64, 1)), atol=1e-4)
+    np.testing.assert_allclose(samples.cpu().numpy(), np.tile(center, (64, 1)), atol=1e-4)
     assert len(trajectory) == schedule.num_steps + 1 and trajectory[-1] is samples
-    assert abs(float(trajectory[0].numpy().std()) - 1.0) < 0.2       # x_T is standard normal noise
+    assert abs(float(trajectory[0].cpu().numpy().std()) - 1.0) < 0.2       # x_T is standard normal noise
 
 
 def test_sampler_records_no_graph():
