@@ -1,0 +1,130 @@
+"""Experience replay: a fixed-size memory of transitions that DQN samples its mini-batches from.
+
+Consecutive transitions of one episode are strongly correlated, and a network trained on them in
+order forgets what it learned about the states it left behind. Storing transitions and training on
+uniformly drawn mini-batches breaks the correlation and reuses each transition many times. The
+memory is a ring: once full, each new transition overwrites the oldest.
+"""
+
+import numbers
+from typing import NamedTuple
+
+from minidl import backend
+from minidl.creation import randint
+from minidl.tensor import Tensor
+
+
+class Transitions(NamedTuple):
+    """A mini-batch of B transitions (s, a, r, s', terminated), each field a Tensor with B rows.
+
+    observations and next_observations: float32 (B, *observation_shape); actions: int64 (B,);
+    rewards: float32 (B,); terminated: float32 (B,), 1.0 where the episode ended at s' (so its value
+    there is 0) and 0.0 otherwise, a time-limit cut included.
+
+    Taught in "Deep Q-networks" (book/part5/dqn.md).
+    """
+
+    observations: Tensor
+    actions: Tensor
+    rewards: Tensor
+    next_observations: Tensor
+    terminated: Tensor
+
+
+class ReplayBuffer:
+    """A ring buffer of the last ``capacity`` transitions, sampled uniformly with replacement.
+
+    ``capacity`` is a positive int; ``observation_shape`` a tuple of ints, the shape of one observation
+    (``(4,)`` for CartPole). The arrays live on the current backend: 2 capacity prod(observation_shape)
+    float32 numbers for the observations, plus one action, reward and flag per slot. ``generator`` (a
+    NumPy Generator) seeds the sampling; without it the library's stream does (``minidl.manual_seed``).
+    Raises ValueError for a non-positive ``capacity`` or a malformed ``observation_shape``.
+
+    Taught in "Deep Q-networks" (book/part5/dqn.md).
+    """
+
+    def __init__(self, capacity, observation_shape, generator=None):
+        if isinstance(capacity, bool) or not isinstance(capacity, numbers.Integral) or capacity <= 0:
+            raise ValueError(f"ReplayBuffer: capacity must be a positive int, got {capacity!r}")
+        if not isinstance(observation_shape, tuple) or not all(
+            isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0 for n in observation_shape
+        ):
+            raise ValueError(f"ReplayBuffer: observation_shape must be a tuple of positive ints, got {observation_shape!r}")
+        xp = backend.xp()
+        self.capacity, self.observation_shape, self.generator = int(capacity), observation_shape, generator
+        self.observations = xp.zeros((capacity, *observation_shape), dtype=backend.float32)
+        self.next_observations = xp.zeros((capacity, *observation_shape), dtype=backend.float32)
+        self.actions = xp.zeros(capacity, dtype=backend.int64)
+        self.rewards = xp.zeros(capacity, dtype=backend.float32)
+        self.terminated = xp.zeros(capacity, dtype=backend.float32)
+        self.position = 0  # the slot the next transition goes to
+        self.size = 0      # how many slots hold a transition
+
+    def __len__(self):
+        return self.size
+
+    def push(self, observation, action, reward, next_observation, terminated):
+        """Store one transition: an observation of ``observation_shape`` (array, list or Tensor), an int
+        action, a float reward, the next observation and a bool ``terminated``. Raises ValueError for an
+        observation of another shape."""
+        self.extend([observation], [action], [reward], [next_observation], [terminated])
+
+    def extend(self, observations, actions, rewards, next_observations, terminated):
+        """Store n transitions at once (from n environments stepped together): observations and
+        next_observations of shape (n, *observation_shape), the rest of shape (n,). The oldest are
+        overwritten once the buffer is full. Raises ValueError for fields of different lengths or an
+        observation of the wrong shape."""
+        fields = [
+            _on_device(observations, backend.float32), _on_device(actions, backend.int64),
+            _on_device(rewards, backend.float32), _on_device(next_observations, backend.float32),
+            _on_device(terminated, backend.float32),
+        ]
+        count = fields[0].shape[0] if fields[0].ndim else -1
+        for name, field, shape in zip(("observations", "actions", "rewards", "next_observations", "terminated"),
+                                      fields, (self.observation_shape, (), (), self.observation_shape, ())):
+            if tuple(field.shape) != (count, *shape):
+                raise ValueError(
+                    f"ReplayBuffer.extend: {name} must have shape {(count, *shape)} (n = {count} transitions, "
+                    f"observation_shape = {self.observation_shape}), got {tuple(field.shape)}"
+                )
+        if count > self.capacity:  # only the last `capacity` would survive, in the slots they would reach
+            dropped, count = count - self.capacity, self.capacity
+            fields = [field[dropped:] for field in fields]
+            self.position = (self.position + dropped) % self.capacity
+        slots = (self.position + backend.xp().arange(count)) % self.capacity
+        for store, field in zip((self.observations, self.actions, self.rewards, self.next_observations,
+                                 self.terminated), fields):
+            store[slots] = field
+        self.position = (self.position + count) % self.capacity
+        self.size = min(self.size + count, self.capacity)
+
+    def sample(self, batch_size):
+        """``batch_size`` transitions drawn uniformly, with replacement, from those stored, as ``Transitions``.
+
+        Raises ValueError for a non-positive ``batch_size`` and RuntimeError on an empty buffer.
+        """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size <= 0:
+            raise ValueError(f"ReplayBuffer.sample: batch_size must be a positive int, got {batch_size!r}")
+        if self.size == 0:
+            raise RuntimeError("ReplayBuffer.sample: the buffer is empty; push transitions before sampling")
+        slots = randint(0, self.size, (batch_size,), generator=self.generator).data
+        return Transitions(Tensor(self.observations[slots]), Tensor(self.actions[slots]), Tensor(self.rewards[slots]),
+                           Tensor(self.next_observations[slots]), Tensor(self.terminated[slots]))
+
+    def __repr__(self):
+        return f"ReplayBuffer(capacity={self.capacity}, observation_shape={self.observation_shape}, size={self.size})"
+
+
+def _on_device(values, dtype):
+    """``values`` (a Tensor, a backend array, or host data: lists, NumPy arrays, numbers) as a backend array."""
+    if isinstance(values, Tensor):
+        return values.data.astype(dtype, copy=False)
+    current = backend.current()
+    if current.is_array(values):
+        return values.astype(dtype, copy=False)
+    if isinstance(values, (list, tuple)):  # a list of per-transition items, some of which may be Tensors
+        values = [current.to_host(v.data) if isinstance(v, Tensor) else v for v in values]
+    try:
+        return current.from_host(values, dtype)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"ReplayBuffer: cannot store {type(values).__name__} {values!r} as {dtype.__name__}: {error}") from None
