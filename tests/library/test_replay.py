@@ -124,3 +124,56 @@ def test_sample_rejects_an_empty_buffer_and_bad_batch_sizes():
     for batch_size in (0, -1, 2.0):
         with pytest.raises(ValueError, match="batch_size"):
             buffer.sample(batch_size)
+
+
+def _fill_streams(buffer, count, rounds=1):
+    """Each call adds `count` transitions per stream; the reward encodes (stream, index) as 1000 s + i."""
+    streams = buffer.streams
+    for r in range(rounds):
+        index = np.arange(r * count, (r + 1) * count)
+        codes = (1000 * np.arange(streams)[:, None] + index).astype(np.float32)      # (streams, count)
+        observations = np.repeat(codes[..., None], 3, axis=2)
+        buffer.extend(observations, np.zeros((streams, count), np.int64), codes, observations + 1,
+                      np.zeros((streams, count), bool))
+
+
+@pytest.mark.parametrize("streams, capacity, count, rounds", [(3, 8, 5, 1), (2, 4, 3, 3), (4, 6, 6, 2)])
+def test_each_stream_samples_only_its_own_recent_transitions(streams, capacity, count, rounds):
+    buffer = ReplayBuffer(capacity, (3,), streams=streams)
+    _fill_streams(buffer, count, rounds)
+    batch = buffer.sample(200)
+    assert batch.observations.shape == (streams, 200, 3) and batch.actions.shape == (streams, 200)
+    codes = minidl.to_numpy(batch.rewards)
+    np.testing.assert_array_equal(minidl.to_numpy(batch.observations)[..., 0], codes)
+    total = count * rounds
+    for stream in range(streams):
+        kept = set(1000 * stream + i for i in range(max(0, total - capacity), total))
+        assert set(codes[stream].astype(int).tolist()) == kept
+
+
+def test_streams_draw_independently():
+    buffer = ReplayBuffer(50, (3,), streams=3, generator=np.random.default_rng(0))
+    _fill_streams(buffer, 50)
+    slots = minidl.to_numpy(buffer.sample(1000).rewards) % 1000
+    assert not np.array_equal(slots[0], slots[1]) and abs(np.corrcoef(slots[0], slots[1])[0, 1]) < 0.1
+
+
+def test_push_with_streams_stores_one_transition_per_stream():
+    buffer = ReplayBuffer(4, (2,), streams=2)
+    buffer.push(np.array([[1.0, 1.0], [2.0, 2.0]]), [0, 1], [10.0, 20.0], np.zeros((2, 2)), [False, True])
+    assert len(buffer) == 1
+    batch = buffer.sample(5)
+    np.testing.assert_array_equal(minidl.to_numpy(batch.rewards), [[10.0] * 5, [20.0] * 5])
+    np.testing.assert_array_equal(minidl.to_numpy(batch.terminated), [[0.0] * 5, [1.0] * 5])
+
+
+@pytest.mark.parametrize("streams", [0, -2, 1.5, True])
+def test_streams_must_be_a_positive_int(streams):
+    with pytest.raises(ValueError, match="streams"):
+        ReplayBuffer(4, (2,), streams=streams)
+
+
+def test_extend_with_streams_rejects_a_missing_stream_dimension():
+    buffer = ReplayBuffer(4, (2,), streams=3)
+    with pytest.raises(ValueError, match="streams = 3"):
+        buffer.extend(np.zeros((5, 2)), np.zeros(5), np.zeros(5), np.zeros((5, 2)), np.zeros(5))
