@@ -13,7 +13,8 @@ from minidl.nn.functional.conv import col2im, conv2d, conv2d_naive, conv_transpo
 from minidl.nn.functional.embedding import embedding, one_hot
 from minidl.nn.functional.linear import dropout, linear
 from minidl.nn.functional.losses import (
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, mse_loss, nll_loss,
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, mse_loss, nll_loss,
+    smooth_l1_loss,
 )
 from minidl.nn.functional.losses import gaussian_nll_loss
 from minidl.nn.functional.normalization import batch_norm, layer_norm
@@ -23,9 +24,9 @@ from minidl.nn.functional.upsampling import interpolate
 
 __all__ = [
     "avg_pool2d", "batch_norm", "binary_cross_entropy", "binary_cross_entropy_with_logits", "causal_mask", "col2im",
-    "conv2d", "conv2d_naive", "conv_transpose2d", "cross_entropy", "dropout", "elu", "embedding", "gaussian_nll_loss", "gelu",
-    "gru_step",
-    "im2col", "interpolate", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "lstm_sequence_fused",
-    "lstm_step", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad2d", "relu", "rnn_step",
-    "scaled_dot_product_attention", "sigmoid", "silu", "sinusoidal_positions", "softmax", "softplus", "tanh", "windows",
+    "conv2d", "conv2d_naive", "conv_transpose2d", "cross_entropy", "dropout", "elu", "embedding", "gaussian_nll_loss",
+    "gelu", "gru_step", "huber_loss", "im2col", "interpolate", "layer_norm", "leaky_relu", "linear", "log_softmax",
+    "logsigmoid", "lstm_sequence_fused", "lstm_step", "max_pool2d", "mse_loss", "nll_loss", "one_hot", "pad2d", "relu",
+    "rnn_step", "scaled_dot_product_attention", "sigmoid", "silu", "sinusoidal_positions", "smooth_l1_loss", "softmax",
+    "softplus", "tanh", "windows",
 ]

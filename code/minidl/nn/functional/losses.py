@@ -1,4 +1,4 @@
-"""Loss functions (cross-entropy, NLL, binary cross-entropy, MSE) with PyTorch's options and numerics."""
+"""Loss functions (cross-entropy, NLL, binary cross-entropy, MSE, Huber) with PyTorch's options and numerics."""
 
 from minidl import backend
 from minidl.tensor import Tensor
@@ -250,6 +250,64 @@ def mse_loss(input, target, reduction="mean"):
         )
     difference = input - target
     return _reduce(difference * difference, reduction)
+
+
+def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
+    """Smooth L1 loss: 0.5 d^2 / beta where |d| < beta, |d| - 0.5 beta elsewhere, for d = input - target.
+
+    Quadratic near zero and linear in the tails, so one large error (a bootstrapped target far off, an
+    outlier) contributes a gradient of size at most 1 instead of d: DQN's loss. ``beta`` (a float >= 0,
+    in the units of the input) is where the two pieces meet; ``beta = 0`` is the L1 loss. Shapes must
+    match, as in ``mse_loss``. The gradient with respect to the input is clip(d / beta, -1, 1). Raises
+    ValueError for mismatched shapes or a negative ``beta``.
+
+    Taught in "Deep Q-networks" (book/part5/dqn.md).
+    """
+    return _huber_like(input, target, reduction, beta, 1.0 / beta if beta > 0 else None, "smooth_l1_loss", "beta")
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0):
+    """Huber loss: 0.5 d^2 where |d| < delta, delta (|d| - 0.5 delta) elsewhere, for d = input - target.
+
+    ``delta`` times ``smooth_l1_loss`` with ``beta = delta``: the same quadratic core, but the tails
+    have slope ``delta`` instead of 1 (the two agree at ``delta = 1``). The gradient with respect to the
+    input is clip(d, -delta, delta). Raises ValueError for mismatched shapes or ``delta <= 0``.
+
+    Taught in "Deep Q-networks" (book/part5/dqn.md).
+    """
+    if not delta > 0:
+        raise ValueError(f"huber_loss: delta must be positive, got {delta!r}")
+    return _huber_like(input, target, reduction, delta, 1.0, "huber_loss", "delta")
+
+
+def _huber_like(input, target, reduction, width, slope_scale, name, argument):
+    """0.5 s d^2 inside |d| < width and s width (|d| - 0.5 width) outside, with s = ``slope_scale``.
+
+    ``slope_scale`` None means width 0 (the L1 loss). Gradient: s clip(d, -width, width), or sign(d).
+    """
+    if not width >= 0:
+        raise ValueError(f"{name}: {argument} must be non-negative, got {width!r}")
+    target = target if isinstance(target, Tensor) else input._lift(target)
+    if target.shape != input.shape:
+        raise ValueError(
+            f"{name}: input {input.shape} and target {target.shape} must have the same shape "
+            "(broadcasting them would compare every prediction with every target)"
+        )
+    xp = backend.xp()
+    difference = input.data - target.data
+    size = xp.abs(difference)
+    if slope_scale is None:
+        loss, slope = size, xp.sign(difference)
+    else:
+        inside = size < width
+        loss = slope_scale * xp.where(inside, 0.5 * difference * difference, width * (size - 0.5 * width))
+        slope = slope_scale * xp.clip(difference, -width, width)
+    slope = narrowed(slope, input.dtype)
+
+    def backward(g):
+        return (g * slope, -(g * slope))
+
+    return _reduce(Tensor._from_op(narrowed(loss, input.dtype), (input, target), backward), reduction)
 
 
 def _logs(p):
