@@ -28,8 +28,8 @@ def test_matches_pytorch(name, argument, width, reduction, rng, torch):
     tx = torch.tensor(inputs, requires_grad=True)
     theirs = getattr(torch.nn.functional, name)(tx, torch.tensor(targets), reduction=reduction, **{argument: width})
     theirs.sum().backward()
-    np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(x.grad.numpy(), tx.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(minidl.to_numpy(ours), theirs.detach().cpu().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x.grad.cpu().numpy(), tx.grad.cpu().numpy(), rtol=1e-5, atol=1e-6)
 
 
 @pytest.mark.parametrize("name, argument, width", [case for case in CASES if case[2] > 0])
@@ -50,7 +50,7 @@ def test_the_two_agree_at_width_one_and_scale_by_delta(rng):
 def test_the_gradient_of_a_large_error_is_bounded():
     x = minidl.tensor([100.0, -50.0, 0.25], requires_grad=True)
     F.smooth_l1_loss(x, minidl.zeros(3), reduction="sum").backward()
-    np.testing.assert_allclose(x.grad.numpy(), [1.0, -1.0, 0.25])
+    np.testing.assert_allclose(x.grad.cpu().numpy(), [1.0, -1.0, 0.25])
 
 
 @pytest.mark.parametrize("call, match", [
