@@ -125,35 +125,10 @@ def _causal(lib, length):
     return lib.tensor(np.triu(np.ones((length, length), dtype=bool), 1))
 
 
-def transformer_block(lib):
-    batch, length, width, heads = 16, 128, 128, 4
+def _masked_block_workload(lib, layer, call):
+    """A one-layer model ``call(layer, x, mask)`` under the causal mask, regressing random targets."""
+    batch, length, width = 16, 128, 128
     rng = np.random.default_rng(0)
-    block, mask = _block_class(lib)(width, heads), _causal(lib, length)
-
-    class Causal(lib.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.block = block
-
-        def forward(self, x):
-            return self.block(x, mask)
-
-    model = Causal()
-    x = rng.standard_normal((batch, length, width), dtype=np.float32)
-    target = rng.standard_normal((batch, length, width), dtype=np.float32)
-    flops = 2 * batch * length * (4 * width * width + 8 * width * width) + 4 * batch * length * length * width
-    return model, lib.optim.Adam(model.parameters(), lr=1e-3), x, target, lib.nn.functional.mse_loss, flops
-
-
-def transformer_block_fused(lib):
-    """PyTorch's TransformerEncoderLayer (its fused path) against minidl's TransformerBlock: labelled so."""
-    batch, length, width, heads = 16, 128, 128, 4
-    rng = np.random.default_rng(0)
-    if lib is minidl:
-        layer = minidl.nn.TransformerBlock(width, heads, 4 * width, norm_first=True, activation="gelu")
-    else:
-        layer = lib.nn.TransformerEncoderLayer(width, heads, 4 * width, dropout=0.0, batch_first=True,
-                                               norm_first=True, activation="gelu")
     mask = _causal(lib, length)
 
     class Causal(lib.nn.Module):
@@ -162,15 +137,28 @@ def transformer_block_fused(lib):
             self.layer = layer
 
         def forward(self, x):
-            if lib is minidl:
-                return self.layer(x, attn_mask=mask)
-            return self.layer(x, src_mask=mask)
+            return call(self.layer, x, mask)
 
     model = Causal()
     x = rng.standard_normal((batch, length, width), dtype=np.float32)
     target = rng.standard_normal((batch, length, width), dtype=np.float32)
     flops = 2 * batch * length * (4 * width * width + 8 * width * width) + 4 * batch * length * length * width
     return model, lib.optim.Adam(model.parameters(), lr=1e-3), x, target, lib.nn.functional.mse_loss, flops
+
+
+def transformer_block(lib):
+    """The same pre-norm block in both libraries, built from MultiheadAttention, LayerNorm and Linear."""
+    return _masked_block_workload(lib, _block_class(lib)(128, 4), lambda block, x, mask: block(x, mask))
+
+
+def transformer_block_fused(lib):
+    """PyTorch's TransformerEncoderLayer (its fused path) against minidl's TransformerBlock: labelled so."""
+    if lib is minidl:
+        layer = minidl.nn.TransformerBlock(128, 4, 4 * 128, norm_first=True, activation="gelu")
+        return _masked_block_workload(lib, layer, lambda block, x, mask: block(x, attn_mask=mask))
+    layer = lib.nn.TransformerEncoderLayer(128, 4, 4 * 128, dropout=0.0, batch_first=True, norm_first=True,
+                                           activation="gelu")
+    return _masked_block_workload(lib, layer, lambda block, x, mask: block(x, src_mask=mask))
 
 
 def rl_mlp(lib):
