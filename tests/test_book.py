@@ -7,6 +7,7 @@ cache), then read the HTML it wrote. Deselect them with ``pytest -m "not book"``
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -104,10 +105,14 @@ def remote_loads_in_css(css: str) -> list[str]:
     return [f"css url {url!r}" for url in urls if REMOTE.match(url)]
 
 
+BUILD_LOG: list[str] = []  # the output of the session's build, for the tests that read it
+
+
 @pytest.fixture(scope="session")
 def built_book() -> Path:
     """Build the whole book once, from scratch, as CI does; return the HTML folder."""
     result = build(ROOT)
+    BUILD_LOG.append(result.stdout)
     assert result.returncode == 0, (
         f"jupyter-book build failed with exit code {result.returncode}:\n{tail(result.stdout)}"
     )
@@ -127,6 +132,15 @@ def math_pages(pages: dict[Path, BeautifulSoup]) -> list[Path]:
         path for path, page in pages.items()
         if "book" in path.relative_to(HTML).parts and page.select(".math")
     ]
+
+
+def test_chapters_run_in_parallel_before_reading_and_reading_finds_them_cached(built_book: Path) -> None:
+    """book/_ext/parallel_execution.py stores each chapter as myst-nb would: had a notebook's cache key
+    differed, myst-nb would execute it again, one at a time, and the build would only be slower."""
+    if (os.cpu_count() or 1) < 2:
+        pytest.skip("one core: the build executes chapters one at a time")
+    log = BUILD_LOG[-1]
+    assert "Executing notebook using" not in log, tail(log)  # myst-nb's message when it executes a page itself
 
 
 def test_no_result_is_typed_where_it_could_be_glued(built_book: Path) -> None:
