@@ -200,6 +200,56 @@ def test_raw_table_detector_finds_unrendered_tables_only() -> None:
     assert raw_markdown_tables(page) == ["| a | b |", "|---|---|"]
 
 
+# TeX that MathJax never saw: dollars or \( left in prose, or a TeX command outside a formula.
+RAW_TEX = re.compile(
+    r"\$[^$\n]+\$|\\\(|\\\[|\\(?:frac|mathbf|mathcal|sum|prod|left|right|sqrt|alpha|beta|theta|sigma"
+    r"|hat|operatorname|begin|log|exp)\b"
+)
+# An equation's label written out instead of referenced: "Eq. (eq-losses-softmax)".
+RAW_LABEL = re.compile(r"\beq-[a-z0-9]+(?:-[a-z0-9]+)+\b")
+
+
+def raw_tex(page: BeautifulSoup) -> list[str]:
+    """Snippets of a page's prose (outside code and typeset formulas) that hold raw TeX."""
+    page = BeautifulSoup(str(page), "html.parser")
+    for hidden in page.select("pre, code, script, style, .math, .highlight"):
+        hidden.decompose()
+    text = page.get_text(" ")
+    return [text[max(0, m.start() - 30): m.end() + 30].strip() for m in RAW_TEX.finditer(text)]
+
+
+def raw_labels(page: BeautifulSoup) -> list[str]:
+    """Equation labels a reader sees as text, in prose or in code shown on the page."""
+    page = BeautifulSoup(str(page), "html.parser")
+    for hidden in page.select("script, style"):
+        hidden.decompose()
+    return RAW_LABEL.findall(page.get_text(" "))
+
+
+def test_no_page_shows_raw_tex(pages: dict[Path, BeautifulSoup]) -> None:
+    problems = {str(path.relative_to(HTML)): found[:3] for path, page in pages.items() if (found := raw_tex(page))}
+    assert not problems, f"TeX shown as text, outside a formula: {problems}"
+
+
+def test_no_page_shows_an_equation_label_as_text(pages: dict[Path, BeautifulSoup]) -> None:
+    problems = {str(path.relative_to(HTML)): found[:3] for path, page in pages.items() if (found := raw_labels(page))}
+    assert not problems, f"equation labels shown as text (refer to the equation by its number): {problems}"
+
+
+@pytest.mark.parametrize("html, tex, labels", [
+    ("<p>the loss $x^2$ here</p>", True, []),
+    ("<p>a ratio \\frac{a}{b} here</p>", True, []),
+    ('<p><span class="math notranslate">\\(\\frac{a}{b}\\)</span> typeset</p>', False, []),
+    ('<pre>plt.xlabel("$w_1$")</pre>', False, []),
+    ("<pre># the mean in Eq. (eq-regularization-dropout)</pre>", False, ["eq-regularization-dropout"]),
+    ('<p>see <a href="#equation-eq-losses-softmax">(1)</a></p>', False, []),
+])
+def test_raw_tex_and_label_detectors(html: str, tex: bool, labels: list[str]) -> None:
+    page = BeautifulSoup(html, "html.parser")
+    assert bool(raw_tex(page)) is tex
+    assert raw_labels(page) == labels
+
+
 def test_status_page_lists_every_executed_chapter(built_book: Path) -> None:
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
     status = soup(built_book / "book" / "status.html")
