@@ -18,7 +18,10 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
     """True if ``fn(*inputs)``'s gradients match finite differences for every float64 input.
 
     The output is reduced to a scalar by a fixed random weighting, so every output entry counts.
-    Raises GradcheckError naming the input and entry that disagree most.
+    ``inputs`` is a Tensor or a list of them (contiguous float64 for those that require grad);
+    ``eps`` is the finite-difference step, ``atol``/``rtol`` the tolerances. As in PyTorch, the
+    inputs' ``.grad`` are left as they were. Raises GradcheckError naming the input and entry that
+    disagree most; ValueError if no input requires grad; TypeError for an input that is not float64.
 
     Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
     """
@@ -37,13 +40,20 @@ def gradcheck(fn, inputs, eps=1e-6, atol=1e-5, rtol=1e-3):
         with no_grad():
             return float((fn(*inputs).data * weights).sum())
 
-    for t in checked:
-        t.grad = None
-    (output * Tensor._from_op(weights, (), None)).sum().backward()
+    previous = [t.grad for t in checked]
+    try:
+        for t in checked:
+            t.grad = None
+        (output * Tensor._from_op(weights, (), None)).sum().backward()
+        analytic_of = {id(t): backend.of(t.data).to_host(t.grad.data if t.grad is not None else t.data * 0)
+                       for t in checked}
+    finally:
+        for t, grad in zip(checked, previous):
+            t.grad = grad
     for position, t in enumerate(inputs):
         if not (isinstance(t, Tensor) and t.requires_grad):
             continue
-        analytic = backend.of(t.data).to_host(t.grad.data if t.grad is not None else t.data * 0)
+        analytic = analytic_of[id(t)]
         flat = t.data.reshape(-1)
         if t.data.size and flat.base is None:
             raise ValueError("gradcheck: inputs must be contiguous arrays")

@@ -303,6 +303,18 @@ def test_gradcheck_catches_a_wrong_gradient():
         gradcheck(wrong_square, [x])
 
 
+@pytest.mark.parametrize("before", [None, [7.0, -3.0]])
+def test_gradcheck_leaves_the_inputs_grad_as_it_was(before):
+    x = leaf(np.array([0.5, 1.5]))
+    if before is not None:
+        x.grad = minidl.tensor(before, dtype=minidl.float64)
+    assert gradcheck(lambda t: (t * t).sum(), [x])
+    if before is None:
+        assert x.grad is None
+    else:
+        np.testing.assert_array_equal(x.grad.cpu().numpy(), before)
+
+
 def test_gradcheck_needs_float64():
     with pytest.raises(TypeError, match="float64"):
         gradcheck(lambda t: t * 2, [minidl.tensor([1.0], requires_grad=True)])
