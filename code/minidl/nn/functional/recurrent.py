@@ -8,7 +8,7 @@ from minidl.nn.functional.linear import linear
 def rnn_step(input_projection, hidden, weight_hh, bias_hh, nonlinearity="tanh"):
     """h_t = tanh(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh): matrix products, then a nonlinearity.
 
-    ``input_projection`` is W_ih x_t + b_ih.
+    ``input_projection`` is W_ih x_t + b_ih; ``nonlinearity="relu"`` puts ReLU in place of tanh.
 
     Taught in "Recurrent neural networks" (book/part2/rnn.md).
     """
