@@ -19,7 +19,7 @@ def evaluate_policy(env, policy, seeds, max_steps=None):
     not callable or a seed that is not an int, ValueError for an empty ``seeds`` or a non-positive
     ``max_steps``.
 
-    Taught in "Deep Q-networks" (book/part5/dqn.md) and "Policy gradients" (book/part5/policy_gradients.md).
+    Taught in "The reinforcement learning setting and Q-learning" (book/part5/q_learning.md), "Deep Q-networks" (book/part5/dqn.md) and "Policy gradients" (book/part5/policy_gradients.md).
     """
     if not callable(policy):
         raise TypeError(f"evaluate_policy: policy must be callable (observation -> action), got {type(policy).__name__}")
