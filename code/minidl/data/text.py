@@ -37,7 +37,7 @@ def unigram_cross_entropy(train_tokens, tokens, vocab_size, smoothing=1):
     a negative ``smoothing``, or (with ``smoothing=0``) a token of ``tokens`` that never occurs in
     ``train_tokens``, whose cross-entropy would be infinite.
 
-    Taught in "Encoding language" (book/part2/embeddings.md), "Attention and transformers" (book/part2/attention.md) and "Lab: generating music" (book/part2/music_lab.md).
+    Taught in "Encoding language" (book/part2/embeddings.md), "Attention and transformers" (book/part2/attention.md), "Lab: generating music" (book/part2/music_lab.md) and "Language models" (book/part6/language_models.md).
     """
     if not isinstance(vocab_size, int) or vocab_size <= 0:
         raise ValueError(f"unigram_cross_entropy: vocab_size must be a positive int, got {vocab_size!r}")
