@@ -12,7 +12,7 @@ from minidl.data.sampler import (
 )
 from minidl.data.shapes import SHAPE_CLASSES, Shapes, make_shapes
 from minidl.data.music import abc_to_audio, load_irish_songs, no_audio_reason  # noqa: F401
-from minidl.data.text import unigram_cross_entropy  # noqa: F401
+from minidl.data.text import split_corpus, unigram_cross_entropy, validation_windows  # noqa: F401
 from minidl.data.faces import Faces, make_faces  # noqa: F401
 from minidl.data.tokenizers import BPETokenizer, CharTokenizer  # noqa: F401
 from minidl.data.toy2d import make_gaussian_ring, make_swiss_roll_2d, make_unpaired_domains, ring_centers  # noqa: F401

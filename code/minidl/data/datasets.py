@@ -116,7 +116,10 @@ def make_circles(n_samples=400, noise=0.08, factor=0.5, seed=0):
 def load_text():
     """About 465 K characters of English: the help topics that ship with Python (``pydoc_data``).
 
-    Taught in "Encoding language" (book/part2/embeddings.md).
+    Returns one ``str``, the topics in sorted order joined by blank lines, the same on every call. The
+    book's text models hold out its last tenth for validation with ``split_corpus``.
+
+    Taught in "Encoding language" (book/part2/embeddings.md), "Attention and transformers" (book/part2/attention.md) and "Language models" (book/part6/language_models.md).
     """
     from pydoc_data.topics import topics
 
