@@ -24,8 +24,9 @@ def _host(tensor_or_array):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 @pytest.mark.parametrize("nan", [None, np.nan, -np.nan])
-def test_relu_equals_maximum_with_zero_and_keeps_nan(rng, dtype, nan):
-    values = np.concatenate([SPECIAL, rng.normal(size=50)] + ([] if nan is None else [[nan]])).astype(dtype)
+@pytest.mark.parametrize("size", [50, 20000])  # below and above the size where the integer maximum takes over
+def test_relu_equals_maximum_with_zero_and_keeps_nan(rng, dtype, nan, size):
+    values = np.concatenate([SPECIAL, rng.normal(size=size)] + ([] if nan is None else [[nan]])).astype(dtype)
     x = leaf(values)
     y = x.relu()
     expected = np.maximum(values, 0)

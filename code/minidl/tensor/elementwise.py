@@ -317,6 +317,7 @@ def _pick(a, b, choose, loses):
 
 
 _SAME_SIZE_INTEGER = {2: "int16", 4: "int32", 8: "int64"}
+_BITS_FROM = 16384  # elements from which ReLU's integer maximum beats NumPy's float maximum
 
 
 def _relu_array(x):
@@ -326,10 +327,11 @@ def _relu_array(x):
     integer maximum. A float's bits read as a signed integer keep the float's order for every number
     with the sign bit clear and are negative for every number with it set, so the integer max(bits, 0)
     is exactly max(x, 0) for any array without a NaN (whose sign bit could be either); those, and
-    every GPU array, take ``maximum`` itself.
+    every GPU array, take ``maximum`` itself. So do small arrays (a DQN's single state), where the NaN
+    check and the two views would cost more calls than they save.
     """
     xp = backend.xp(x)
-    if x.dtype.kind == "f" and not backend.on_gpu(x) and not xp.isnan(x).any():
+    if x.size >= _BITS_FROM and x.dtype.kind == "f" and not backend.on_gpu(x) and not xp.isnan(x).any():
         bits = getattr(xp, _SAME_SIZE_INTEGER[x.dtype.itemsize])
         return xp.maximum(x.view(bits), 0).view(x.dtype)
     return xp.maximum(x, 0)
