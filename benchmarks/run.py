@@ -214,6 +214,47 @@ def gpt(lib):
             lib.nn.functional.cross_entropy, flops)
 
 
+# The dense workloads' batch and layer widths: their step is a handful of matrix products, so it can be
+# compared with those products alone in plain NumPy (the roofline of the speed page).
+DENSE = {"MLP": (128, (784, 256, 128, 10)), "RL-sized MLP": (32, (4, 64, 64, 2))}
+
+
+def dense_step_flops(batch, widths):
+    """FLOPs of the matrix products of one training step of a dense network (2 per multiply-add):
+    forward x W^T and backward g^T x for every layer, backward g W for all but the first (whose input
+    needs no gradient). The elementwise work (bias, ReLU, loss, update) is O(batch x width), left out."""
+    layers = list(zip(widths, widths[1:]))
+    forward = sum(2 * batch * n_in * n_out for n_in, n_out in layers)
+    first_in, first_out = layers[0]
+    return 3 * forward - 2 * batch * first_in * first_out
+
+
+def dense_matmul_floor(batch, widths, repeats):
+    """Median seconds of those matrix products alone, in NumPy at the step's shapes: the time no
+    NumPy framework can go below, since it must call the same BLAS on the same operands."""
+    rng = np.random.default_rng(0)
+    weights = [rng.standard_normal((n_out, n_in), dtype=np.float32) for n_in, n_out in zip(widths, widths[1:])]
+    activations = [rng.standard_normal((batch, n), dtype=np.float32) for n in widths]
+
+    def products():
+        for layer, weight in enumerate(weights):
+            activations[layer] @ weight.T
+        for layer in reversed(range(len(weights))):
+            upstream = activations[layer + 1]
+            upstream.T @ activations[layer]
+            if layer:
+                upstream @ weights[layer]
+
+    for _ in range(3):
+        products()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        products()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
 WORKLOADS = {  # name -> (builder, steps per round)
     "MLP": (mlp, 40), "CNN": (cnn, 8), "LSTM": (lstm, 3), "Transformer block": (transformer_block, 4),
     "RL-sized MLP": (rl_mlp, 200), "Decoder": (decoder, 10), "GPT": (gpt, 10),
@@ -308,7 +349,7 @@ def main():
     except ImportError:
         sys.exit("PyTorch is needed as the reference: pip install torch==2.13.0 (a CPU build)")
     torch.set_num_threads(args.threads)
-    rows = []
+    rows, load_before = [], os.getloadavg()[0]
     with threadpool_limits(limits=args.threads, user_api="blas"):
         ceiling = matmul_gflops()
         for name, (workload, steps) in WORKLOADS.items():
@@ -325,8 +366,17 @@ def main():
                              ratio=ratio, ratio_low=min(ratios), ratio_high=max(ratios), target=target,
                              met=None if target is None else ratio <= target,
                              minidl_gflops=3 * ours_built[-1] / (our_ms / 1e3) / 1e9))
+            if name in DENSE:
+                batch, widths = DENSE[name]
+                rows[-1]["step_flops"] = dense_step_flops(batch, widths)
+                rows[-1]["matmul_floor_ms"] = dense_matmul_floor(batch, widths, 10 * steps * args.rounds) * 1e3
             print(f"{name}: {ratio:.2f} ({min(ratios):.2f}-{max(ratios):.2f})", flush=True)
     blas = blas_description()
+    for row in rows:
+        if "matmul_floor_ms" in row:
+            print(f"{row['workload']}: {row['step_flops'] / 1e6:.1f} MFLOP a step; its matrix products alone take "
+                  f"{row['matmul_floor_ms']:.3f} ms in NumPy ({row['step_flops'] / ceiling / 1e6:.3f} ms at the roof)")
+    print(f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, {args.rounds} rounds; "
           f"NumPy BLAS: {blas}; float32 matmul roof: {ceiling:.1f} GFLOP/s\n")
     print(f"{'workload':<42} {'minidl ms':>10} {'torch ms':>10} {'ratio':>6} {'spread':>11} {'target':>7} {'GFLOP/s':>8}")
@@ -339,6 +389,7 @@ def main():
     machine = f"{platform.machine()} with {os.cpu_count()} cores ({platform.system()})"
     results = dict(machine=machine, date=time.strftime("%Y-%m-%d"), threads=args.threads, rounds=args.rounds,
                    blas=blas, matmul_gflops=ceiling, workloads=rows,
+                   load_average=dict(before=load_before, after=os.getloadavg()[0]),
                    numpy=np.__version__, torch=torch.__version__, python=platform.python_version())
     output = pathlib.Path(args.output)
     if args.book:

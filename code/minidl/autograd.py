@@ -21,6 +21,8 @@ import functools
 import inspect
 import weakref
 
+from minidl import backend
+
 _grad_enabled = True
 _inference_mode = False
 
@@ -189,8 +191,9 @@ _pinned = []  # owners that can't be weakly referenced, kept alive so their ids 
 
 def _owner(array):
     """The object that owns an array's memory: views of views all lead back to it."""
-    while getattr(array, "base", None) is not None:
-        array = array.base
+    base = getattr(array, "base", None)
+    while base is not None:
+        array, base = base, getattr(base, "base", None)
     return array
 
 
@@ -327,9 +330,20 @@ def _saved_arrays(backward, arrays_of):
     return found
 
 
+_NAMES = {}  # qualified name of a backward function -> its node's name, made once per operation
+
+
 def _node_name(backward):
     """PyTorch-style node name from the operation that defined ``backward``: ``__mul__`` -> ``MulBackward0``."""
     qualname = getattr(backward, "__qualname__", "Function")
+    name = _NAMES.get(qualname)
+    if name is None:
+        name = _NAMES[qualname] = _name_from_qualname(qualname)
+    return name
+
+
+def _name_from_qualname(qualname):
+    """``Arithmetic.__mul__.<locals>.backward`` -> ``MulBackward0``."""
     owner = qualname.split(".<locals>")[0].rsplit(".", 1)[-1].strip("_")
     return "".join(part[:1].upper() + part[1:] for part in owner.split("_")) + "Backward0"
 
@@ -393,7 +407,12 @@ def record(output, inputs, backward, name=None, saved=None):
 
     Taught in "Gradient descent and backpropagation" (book/part1/backprop.md).
     """
-    if backward is None or not _grad_enabled or not any(t.requires_grad for t in inputs):
+    if backward is None or not _grad_enabled:
+        return output
+    for t in inputs:
+        if t.requires_grad:
+            break
+    else:  # no input needs a gradient
         return output
     if saved is None:
         saved = _saved_arrays(backward, _arrays_of)
@@ -402,8 +421,18 @@ def record(output, inputs, backward, name=None, saved=None):
     return output
 
 
+_ARRAY_TYPES = frozenset(backend.ARRAY_TYPES)  # NumPy's and the simulated GPU's arrays
+# the common captures that hold no array: numbers, flags, names, and the array module (``xp``)
+_NOT_ARRAYS = frozenset((int, float, bool, complex, str, bytes, type(None), *backend.MODULE_TYPES))
+
+
 def _arrays_of(value):
     """The arrays a captured value stands for: a tensor's data, or an array (anything with a dtype and shape)."""
+    kind = type(value)
+    if kind in _NOT_ARRAYS:  # shapes, sizes, flags: most of what a closure holds
+        return ()
+    if kind in _ARRAY_TYPES:
+        return (value,)
     if hasattr(value, "grad_fn") and hasattr(value, "data"):
         return (value.data,)
     if hasattr(value, "dtype") and hasattr(value, "shape") and hasattr(value, "base"):

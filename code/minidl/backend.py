@@ -140,6 +140,9 @@ class DeviceArray(numpy.ndarray):
         return _to_device(super().__getitem__(_plain(index)))
 
 
+ARRAY_TYPES = (numpy.ndarray, DeviceArray)  # the array types of the CPU and the simulated GPU (CuPy's load lazily)
+
+
 def _is_host_array(obj):
     return isinstance(obj, numpy.ndarray) and not isinstance(obj, DeviceArray)
 
@@ -203,6 +206,9 @@ class _SimulatedDeviceModule:
     @staticmethod
     def asnumpy(array):
         return numpy.array(_plain(array))
+
+
+MODULE_TYPES = (type(numpy), _SimulatedDeviceModule)  # what ``xp()`` returns: array modules, never arrays
 
 
 class SimulatedGPUBackend(Backend):
@@ -280,7 +286,8 @@ def current():
 
 def host():
     """The CPU's backend (NumPy): where ``Tensor.cpu()`` puts a tensor, whatever the default device."""
-    current()
+    if _host is None:
+        current()
     return _host
 
 
@@ -295,14 +302,37 @@ def of(*arrays):
 
     Host NumPy arrays, NumPy scalars and Python numbers belong to the CPU; CuPy arrays to CuPy;
     the simulated GPU's arrays to it. Operations take their array module from here, so a tensor
-    computes on its own device whatever the default device is.
+    computes on its own device whatever the default device is. Every operation asks, so the answer
+    for each type is worked out once and remembered (``_DEVICE_OF_TYPE``): a host array costs one
+    dictionary look-up.
     """
     for array in arrays:
-        if isinstance(array, DeviceArray):
-            return _gpu_named("gpusim")
-        if type(array).__module__.startswith("cupy"):
-            return _gpu_named("cupy")
-    return host()
+        kind = type(array)
+        gpu_name = _DEVICE_OF_TYPE.get(kind, _UNKNOWN)
+        if gpu_name is None:
+            continue
+        if gpu_name is _UNKNOWN:
+            gpu_name = _device_of_type(kind)
+            if gpu_name is None:
+                continue
+        return _gpu_named(gpu_name)
+    return _host if _host is not None else host()
+
+
+_UNKNOWN = object()
+_DEVICE_OF_TYPE = {}  # type of an array (or number) -> name of the GPU backend that owns it, None for the CPU
+
+
+def _device_of_type(kind):
+    """``"gpusim"`` for the simulated GPU's arrays, ``"cupy"`` for CuPy's, None for anything on the host."""
+    if issubclass(kind, DeviceArray):
+        name = "gpusim"
+    elif kind.__module__.startswith("cupy"):
+        name = "cupy"
+    else:
+        name = None
+    _DEVICE_OF_TYPE[kind] = name
+    return name
 
 
 def _gpu_named(name):
@@ -313,18 +343,24 @@ def _gpu_named(name):
 
 def is_array(obj):
     """True for an array of any device (a host NumPy array, a CuPy array, a simulated GPU array)."""
-    return isinstance(obj, numpy.ndarray) or type(obj).__module__.startswith("cupy")
+    return type(obj) is numpy.ndarray or isinstance(obj, numpy.ndarray) or type(obj).__module__.startswith("cupy")
 
 
 def on_gpu(array):
     """True when ``array`` lives on a GPU (CuPy, or the simulated GPU of the tests)."""
-    return isinstance(array, DeviceArray) or type(array).__module__.startswith("cupy")
+    kind = type(array)
+    gpu_name = _DEVICE_OF_TYPE.get(kind, _UNKNOWN)
+    if gpu_name is _UNKNOWN:
+        gpu_name = _device_of_type(kind)
+    return gpu_name is not None
 
 
 def xp(*arrays):
     """The array module to compute with: that of ``arrays`` (see ``of``), or with none given the
     default device's (``numpy``, ``cupy`` or the simulated GPU), for making new arrays."""
-    return of(*arrays).xp if arrays else current().xp
+    if arrays:
+        return of(*arrays).xp
+    return (_current if _current is not None else current()).xp
 
 
 def check_generator(generator, caller):

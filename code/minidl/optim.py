@@ -45,14 +45,25 @@ class Optimizer:
             seen |= {id(p) for p in group["params"]}
             self.param_groups.append(group)
         self.state = {}
+        self._scratch = {}  # (shape, dtype, array type) -> two work arrays the in-place updates write into
 
     def zero_grad(self, set_to_none=True):
         for group in self.param_groups:
             for p in group["params"]:
                 if set_to_none:
-                    p.grad = None
+                    p._grad = None  # what ``p.grad = None`` does, without the checks a None needs not
                 elif p.grad is not None:
                     p.grad.data[...] = 0
+
+    def _work_arrays(self, param):
+        """Two scratch arrays of ``param``'s shape, dtype and device, reused by every step of the
+        parameters of that shape: an update computes into them instead of allocating temporaries."""
+        key = (param.shape, param.dtype, type(param))
+        pair = self._scratch.get(key)
+        if pair is None:
+            xp = backend.xp(param)
+            pair = self._scratch[key] = (xp.empty_like(param), xp.empty_like(param))
+        return pair
 
     def step(self):
         """One update of every parameter that has a gradient.
@@ -83,9 +94,12 @@ class Optimizer:
 
 def _follow(state, param):
     """Move a parameter's state arrays to the parameter's device (after ``model.to``), as PyTorch keeps them."""
-    owner = backend.of(param)
+    kind = type(param)
     for key, value in state.items():
-        if backend.is_array(value) and backend.of(value) is not owner:
+        if type(value) is kind or not backend.is_array(value):  # the same type of array: the same device
+            continue
+        owner = backend.of(param)
+        if backend.of(value) is not owner:
             state[key] = promotion.transfer(value, backend.of(value), owner)
 
 
@@ -219,7 +233,9 @@ class SGD(Optimizer):
                 buffer += (1 - group["dampening"]) * grad
             buffer = state["momentum_buffer"]
             grad = grad + momentum * buffer if group["nesterov"] else buffer
-        param -= group["lr"] * grad
+        step, _ = self._work_arrays(param)
+        backend.xp(param).multiply(grad, group["lr"], out=step)  # lr * g, rounded as the plain expression
+        param -= step
 
 
 class Adagrad(Optimizer):
@@ -310,14 +326,24 @@ class Adam(Optimizer):
         if "exp_avg" not in state:
             state["exp_avg"], state["exp_avg_sq"] = xp.zeros_like(param), xp.zeros_like(param)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        # The textbook lines, computed in place into two work arrays in the same order of operations
+        # (so the same roundings) as  m += (1 - b1) g;  v += (1 - b2) g g;  w -= (lr / bc1) m / (sqrt(v) / sqrt(bc2) + eps)
+        work, denominator = self._work_arrays(param)
         exp_avg *= beta1
-        exp_avg += (1 - beta1) * grad
+        xp.multiply(grad, 1 - beta1, out=work)
+        exp_avg += work
         exp_avg_sq *= beta2
-        exp_avg_sq += (1 - beta2) * grad * grad
+        xp.multiply(grad, 1 - beta2, out=work)
+        work *= grad
+        exp_avg_sq += work
         bias_correction1 = 1 - beta1**step
         bias_correction2 = 1 - beta2**step
-        denominator = xp.sqrt(exp_avg_sq) / math.sqrt(bias_correction2) + group["eps"]
-        param -= (group["lr"] / bias_correction1) * exp_avg / denominator
+        xp.sqrt(exp_avg_sq, out=denominator)
+        denominator /= math.sqrt(bias_correction2)
+        denominator += group["eps"]
+        xp.multiply(exp_avg, group["lr"] / bias_correction1, out=work)
+        work /= denominator
+        param -= work
 
 
 class AdamW(Adam):

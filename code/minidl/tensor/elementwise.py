@@ -123,9 +123,14 @@ class Elementwise(TensorBase):
 
         Taught in "The perceptron" (book/part1/perceptron.md).
         """
-        positive = self.data > 0
-        out = backend.xp(self.data).maximum(self.data, 0)  # +0.0 for negatives and NaN kept, as torch.relu
-        return TensorBase._from_op(out, (self,), lambda g: (g * positive,))
+        x = self.data
+        positive = x > 0
+        out = _relu_array(x)
+
+        def backward(g):  # g where x > 0, else 0: times the mask as g's dtype (same values, no mixed-type loop)
+            return (g * positive.astype(g.dtype),)
+
+        return TensorBase._from_op(out, (self,), backward, name="ReluBackward0", saved=(positive,))
 
     def softmax(self, dim):
         """e^(x_i) / sum_j e^(x_j) along ``dim``, computed after subtracting the max (same value, no overflow).
@@ -309,6 +314,27 @@ def _pick(a, b, choose, loses):
         )
 
     return TensorBase._from_op(out, (a, b), backward)
+
+
+_SAME_SIZE_INTEGER = {2: "int16", 4: "int32", 8: "int64"}
+_BITS_FROM = 16384  # elements from which ReLU's integer maximum beats NumPy's float maximum
+
+
+def _relu_array(x):
+    """max(x, 0) of an array: +0.0 for negatives (and -0.0), NaN kept, as ``torch.relu``.
+
+    On the host, NumPy's ``maximum`` checks every element for NaN and is several times slower than an
+    integer maximum. A float's bits read as a signed integer keep the float's order for every number
+    with the sign bit clear and are negative for every number with it set, so the integer max(bits, 0)
+    is exactly max(x, 0) for any array without a NaN (whose sign bit could be either); those, and
+    every GPU array, take ``maximum`` itself. So do small arrays (a DQN's single state), where the NaN
+    check and the two views would cost more calls than they save.
+    """
+    xp = backend.xp(x)
+    if x.size >= _BITS_FROM and x.dtype.kind == "f" and not backend.on_gpu(x) and not xp.isnan(x).any():
+        bits = getattr(xp, _SAME_SIZE_INTEGER[x.dtype.itemsize])
+        return xp.maximum(x.view(bits), 0).view(x.dtype)
+    return xp.maximum(x, 0)
 
 
 def logistic(x):

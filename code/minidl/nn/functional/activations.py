@@ -169,12 +169,29 @@ def log_softmax(input, dim):
 
 
 def _erf(x):
-    """erf(x) by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, float32's resolution)."""
-    xp = backend.xp(x.data)
-    sign, a = xp.sign(x), xp.abs(x)
-    t = 1 / (1 + 0.3275911 * a)
-    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
-    return sign * (1 - poly * xp.exp(-a * a))
+    """erf(x) of an array by Abramowitz and Stegun 7.1.26 (absolute error below 1.5e-7, float32's resolution):
+
+        erf(x) = sign(x) (1 - t (a1 + t (a2 + t (a3 + t (a4 + t a5)))) e^(-x^2)),  t = 1 / (1 + p |x|).
+
+    Computed in place in two arrays, each operation in the order the formula reads, so the roundings are
+    those of the one-line expression without its dozen temporary arrays.
+    """
+    xp = backend.xp(x)
+    a = xp.abs(x)
+    t = a * 0.3275911
+    t += 1
+    xp.divide(1, t, out=t)
+    poly = t * 1.061405429
+    for coefficient in (-1.453152027, 1.421413741, -0.284496736, 0.254829592):
+        poly += coefficient
+        poly *= t
+    a *= a  # x^2, then e^(-x^2) in the same array
+    xp.negative(a, out=a)
+    xp.exp(a, out=a)
+    poly *= a
+    xp.subtract(1, poly, out=poly)
+    poly *= xp.sign(x)
+    return poly
 
 
 def gelu(input, approximate="none"):
@@ -195,12 +212,20 @@ def gelu(input, approximate="none"):
             d_inner = _SQRT_2_OVER_PI * (1 + 3 * 0.044715 * x * x)
             return (g * (0.5 * (1 + tanh) + 0.5 * x * (1 - tanh * tanh) * d_inner),)
     elif approximate == "none":
-        cdf = 0.5 * (1 + _erf(x / math.sqrt(2)))
+        cdf = _erf(x / math.sqrt(2))
+        cdf += 1
+        cdf *= 0.5
         out = x * cdf
 
-        def backward(g):
-            density = xp.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
-            return (g * (cdf + x * density),)
+        def backward(g):  # g (Phi(x) + x phi(x)), phi(x) = e^(-x^2 / 2) / sqrt(2 pi), computed in place
+            slope = x * -0.5
+            slope *= x
+            xp.exp(slope, out=slope)
+            slope /= math.sqrt(2 * math.pi)
+            slope *= x
+            slope += cdf
+            slope *= g
+            return (slope,)
     else:
         raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
-    return Tensor._from_op(out.astype(x.dtype), (input,), backward)
+    return Tensor._from_op(out.astype(x.dtype, copy=False), (input,), backward)

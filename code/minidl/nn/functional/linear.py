@@ -25,8 +25,9 @@ def linear(input, weight, bias=None):
         grad_bias = rows.sum(axis=0) if bias is not None and bias.requires_grad else None
         return grad_input, grad_weight, grad_bias
 
-    parents = (input, weight) if bias is None else (input, weight, bias)
-    return Tensor._from_op(out, parents, backward)
+    if bias is None:
+        return Tensor._from_op(out, (input, weight), backward, "LinearBackward0", (input.data, weight.data))
+    return Tensor._from_op(out, (input, weight, bias), backward, "LinearBackward0", (input.data, weight.data, bias.data))
 
 
 def dropout(input, p=0.5, training=True):

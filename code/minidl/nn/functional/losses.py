@@ -4,7 +4,7 @@ from minidl import backend
 from minidl.tensor import Tensor
 from minidl.nn.functional.activations import log_softmax
 from minidl.tensor.elementwise import logistic
-from minidl.tensor.promotion import narrowed, widened
+from minidl.tensor.promotion import narrowed, promote, widened
 
 
 def _reduce(loss, reduction, weights=None):
@@ -20,6 +20,15 @@ def _reduce(loss, reduction, weights=None):
     if reduction != "mean":
         raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
     xp = backend.xp(loss.data)
+    if weights is None and loss.data.size:  # a plain mean over entries: the count, as float64, is never 0
+        count = xp.asarray(loss.data.size, dtype=backend.float64)
+        shape, dtype = loss.shape, loss.dtype
+
+        def mean_backward(g):
+            return (xp.broadcast_to(narrowed(widened(g) / count, dtype), shape),)
+
+        return Tensor._from_op(narrowed(widened(loss.data).sum() / count, dtype), (loss,), mean_backward,
+                               "MeanBackward0", ())
     total = widened(weights).sum() if weights is not None else xp.asarray(loss.data.size, dtype=backend.float64)
     empty = total == 0
     divisor = xp.where(empty, 1, total)
@@ -248,8 +257,16 @@ def mse_loss(input, target, reduction="mean"):
             f"mse_loss: input {input.shape} and target {target.shape} must have the same shape "
             "(broadcasting them would compare every prediction with every target)"
         )
-    difference = input - target
-    return _reduce(difference * difference, reduction)
+    input, target = promote(input, target)
+    difference = input.data - target.data
+
+    def backward(g):  # the gradient of d * d through d = input - target, as the two operations give it
+        grad = g * difference
+        grad = grad + grad
+        return grad, -grad
+
+    squares = Tensor._from_op(difference * difference, (input, target), backward, "MseLossBackward0", (difference,))
+    return _reduce(squares, reduction)
 
 
 def smooth_l1_loss(input, target, reduction="mean", beta=1.0):
