@@ -14,15 +14,22 @@ library and kernel NumPy uses (threadpoolctl), and a plain float32 matrix multip
 ``OPENBLAS_CORETYPE`` (and ``OPENBLAS_L2_SIZE``) set in a shell make NumPy's OpenBLAS pick another
 kernel than it would choose for the machine; the script runs itself again without them, so that the
 kernel is the one a reader's machine would get.
+
+Two thread pools share the cores of one process: PyTorch's OpenMP threads spin for a while after each
+parallel region by default, and in an alternating benchmark that spinning takes the cores NumPy's
+BLAS threads need in the next minidl step (and the other way round), which made both libraries'
+times swing by 2x from round to round. The script therefore runs with ``OMP_WAIT_POLICY=PASSIVE``, so
+that an idle pool sleeps; it sets it by running itself again when the shell has not.
 """
 
 import os
 import sys
 
 _KERNEL_OVERRIDES = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
-if any(name in os.environ for name in _KERNEL_OVERRIDES):  # before NumPy loads OpenBLAS
-    os.execve(sys.executable, [sys.executable, *sys.argv],
-              {k: v for k, v in os.environ.items() if k not in _KERNEL_OVERRIDES})
+if any(name in os.environ for name in _KERNEL_OVERRIDES) or os.environ.get("OMP_WAIT_POLICY") != "PASSIVE":
+    # before NumPy loads OpenBLAS and PyTorch starts its OpenMP threads
+    environment = {k: v for k, v in os.environ.items() if k not in _KERNEL_OVERRIDES}
+    os.execve(sys.executable, [sys.executable, *sys.argv], {**environment, "OMP_WAIT_POLICY": "PASSIVE"})
 
 import argparse  # noqa: E402
 import json  # noqa: E402
@@ -377,7 +384,8 @@ def main():
             print(f"{row['workload']}: {row['step_flops'] / 1e6:.1f} MFLOP a step; its matrix products alone take "
                   f"{row['matmul_floor_ms']:.3f} ms in NumPy ({row['step_flops'] / ceiling / 1e6:.3f} ms at the roof)")
     print(f"load average (1 min) {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads, {args.rounds} rounds; "
+    print(f"\nCPU: {platform.processor() or platform.machine()}, {args.threads} threads "
+          f"(OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}), {args.rounds} rounds; "
           f"NumPy BLAS: {blas}; float32 matmul roof: {ceiling:.1f} GFLOP/s\n")
     print(f"{'workload':<42} {'minidl ms':>10} {'torch ms':>10} {'ratio':>6} {'spread':>11} {'target':>7} {'GFLOP/s':>8}")
     for row in rows:
@@ -388,6 +396,7 @@ def main():
               f"{spread:>11} {target:>7} {row['minidl_gflops']:>8.1f}{flag}")
     machine = f"{platform.machine()} with {os.cpu_count()} cores ({platform.system()})"
     results = dict(machine=machine, date=time.strftime("%Y-%m-%d"), threads=args.threads, rounds=args.rounds,
+                   omp_wait_policy=os.environ["OMP_WAIT_POLICY"],
                    blas=blas, matmul_gflops=ceiling, workloads=rows,
                    load_average=dict(before=load_before, after=os.getloadavg()[0]),
                    numpy=np.__version__, torch=torch.__version__, python=platform.python_version())
