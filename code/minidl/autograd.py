@@ -421,7 +421,6 @@ def record(output, inputs, backward, name=None, saved=None):
     return output
 
 
-_ARRAY_TYPES = frozenset(backend.ARRAY_TYPES)  # NumPy's and the simulated GPU's arrays
 # the common captures that hold no array: numbers, flags, names, and the array module (``xp``)
 _NOT_ARRAYS = frozenset((int, float, bool, complex, str, bytes, type(None), *backend.MODULE_TYPES))
 
@@ -431,7 +430,7 @@ def _arrays_of(value):
     kind = type(value)
     if kind in _NOT_ARRAYS:  # shapes, sizes, flags: most of what a closure holds
         return ()
-    if kind in _ARRAY_TYPES:
+    if kind in backend.ARRAY_TYPES:
         return (value,)
     if hasattr(value, "grad_fn") and hasattr(value, "data"):
         return (value.data,)

@@ -140,7 +140,7 @@ class DeviceArray(numpy.ndarray):
         return _to_device(super().__getitem__(_plain(index)))
 
 
-ARRAY_TYPES = (numpy.ndarray, DeviceArray)  # the array types of the CPU and the simulated GPU (CuPy's load lazily)
+ARRAY_TYPES = frozenset((numpy.ndarray, DeviceArray))  # the CPU's and the simulated GPU's array types (CuPy loads lazily)
 
 
 def _is_host_array(obj):
@@ -307,24 +307,21 @@ def of(*arrays):
     dictionary look-up.
     """
     for array in arrays:
-        kind = type(array)
-        gpu_name = _DEVICE_OF_TYPE.get(kind, _UNKNOWN)
-        if gpu_name is None:
-            continue
-        if gpu_name is _UNKNOWN:
-            gpu_name = _device_of_type(kind)
-            if gpu_name is None:
-                continue
-        return _gpu_named(gpu_name)
+        gpu_name = _gpu_name_of(type(array))
+        if gpu_name is not None:
+            return _gpu_named(gpu_name)
     return _host if _host is not None else host()
 
 
-_UNKNOWN = object()
 _DEVICE_OF_TYPE = {}  # type of an array (or number) -> name of the GPU backend that owns it, None for the CPU
 
 
-def _device_of_type(kind):
+def _gpu_name_of(kind):
     """``"gpusim"`` for the simulated GPU's arrays, ``"cupy"`` for CuPy's, None for anything on the host."""
+    try:
+        return _DEVICE_OF_TYPE[kind]
+    except KeyError:
+        pass
     if issubclass(kind, DeviceArray):
         name = "gpusim"
     elif kind.__module__.startswith("cupy"):
@@ -343,16 +340,12 @@ def _gpu_named(name):
 
 def is_array(obj):
     """True for an array of any device (a host NumPy array, a CuPy array, a simulated GPU array)."""
-    return type(obj) is numpy.ndarray or isinstance(obj, numpy.ndarray) or type(obj).__module__.startswith("cupy")
+    return isinstance(obj, numpy.ndarray) or type(obj).__module__.startswith("cupy")
 
 
 def on_gpu(array):
     """True when ``array`` lives on a GPU (CuPy, or the simulated GPU of the tests)."""
-    kind = type(array)
-    gpu_name = _DEVICE_OF_TYPE.get(kind, _UNKNOWN)
-    if gpu_name is _UNKNOWN:
-        gpu_name = _device_of_type(kind)
-    return gpu_name is not None
+    return _gpu_name_of(type(array)) is not None
 
 
 def xp(*arrays):

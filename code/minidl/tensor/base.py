@@ -9,8 +9,6 @@ importing the finished class, which registers itself here as the type of every r
 from minidl import autograd
 from minidl import backend
 
-_ARRAY_TYPES = frozenset(backend.ARRAY_TYPES)
-
 
 class TensorBase:
     """The common base of Tensor's parts; ``result_type`` is the Tensor class that results are made of."""
@@ -27,7 +25,7 @@ class TensorBase:
         result is a plain tensor.
         """
         out = object.__new__(TensorBase.result_type)
-        if type(data) not in _ARRAY_TYPES and not backend.is_array(data):  # NumPy turns 0-d results into scalars (on the host)
+        if type(data) not in backend.ARRAY_TYPES and not backend.is_array(data):  # NumPy turns 0-d results into scalars (on the host)
             data = backend.xp(data, *(p.data for p in parents)).asarray(data)
         out.data = data
         out._grad = None
