@@ -321,7 +321,8 @@ _BITS_FROM = 16384  # elements from which ReLU's integer maximum beats NumPy's f
 
 
 def _relu_array(x):
-    """max(x, 0) of an array: +0.0 for negatives (and -0.0), NaN kept, as ``torch.relu``.
+    """max(x, 0) of an array: +0.0 for negatives, NaN kept, as ``torch.relu``; -0.0 also gives +0.0
+    (NumPy's ``maximum`` does too), where ``torch.relu`` keeps -0.0, a difference no comparison sees.
 
     On the host, NumPy's ``maximum`` checks every element for NaN and is several times slower than an
     integer maximum. A float's bits read as a signed integer keep the float's order for every number

@@ -20,24 +20,20 @@ def _reduce(loss, reduction, weights=None):
     if reduction != "mean":
         raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'mean', 'sum' or 'none'")
     xp = backend.xp(loss.data)
-    if weights is None and loss.data.size:  # a plain mean over entries: the count, as float64, is never 0
-        count = xp.asarray(loss.data.size, dtype=backend.float64)
-        shape, dtype = loss.shape, loss.dtype
-
-        def mean_backward(g):
-            return (xp.broadcast_to(narrowed(widened(g) / count, dtype), shape),)
-
-        return Tensor._from_op(narrowed(widened(loss.data).sum() / count, dtype), (loss,), mean_backward,
-                               "MeanBackward0", ())
     total = widened(weights).sum() if weights is not None else xp.asarray(loss.data.size, dtype=backend.float64)
-    empty = total == 0
-    divisor = xp.where(empty, 1, total)
-    out = narrowed(xp.where(empty, xp.nan, widened(loss.data).sum() / divisor), loss.dtype)
+    # Only a weighted mean or a mean over no entries can divide by 0; a plain count needs no guard.
+    empty = None if weights is None and loss.data.size else total == 0
+    divisor = total if empty is None else xp.where(empty, 1, total)
+    mean = widened(loss.data).sum() / divisor
+    out = narrowed(mean if empty is None else xp.where(empty, xp.nan, mean), loss.dtype)
 
     def backward(g):  # an empty mean passes back zeros, as PyTorch's does
-        return (xp.broadcast_to(narrowed(xp.where(empty, 0, widened(g) / divisor), loss.dtype), loss.shape),)
+        grad = widened(g) / divisor
+        if empty is not None:
+            grad = xp.where(empty, 0, grad)
+        return (xp.broadcast_to(narrowed(grad, loss.dtype), loss.shape),)
 
-    return Tensor._from_op(out, (loss,), backward)
+    return Tensor._from_op(out, (loss,), backward, "MeanBackward0", ())
 
 
 def _class_dim(input, name):
