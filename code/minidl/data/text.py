@@ -58,7 +58,7 @@ def validation_windows(num_tokens, length, context):
     ``scored``, bool of shape (W, length), True where the prediction of token ``starts[w] + 1 + j``
     (made from ``j + 1`` tokens) counts. Raises ``ValueError`` for other arguments.
 
-    Taught in "Attention and transformers" (book/part2/attention.md) and "Lab: generating music" (book/part2/music_lab.md).
+    Taught in "Attention and transformers" (book/part2/attention.md), "Lab: generating music" (book/part2/music_lab.md) and "Language models" (book/part6/language_models.md).
     """
     for name, value in (("num_tokens", num_tokens), ("length", length), ("context", context)):
         if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)):
