@@ -53,8 +53,9 @@ def _softmax_over_keys(scores):
     xp = backend.xp(scores.data)
     top = scores.data.max(axis=-1, keepdims=True)
     masked = top == -math.inf
-    exps = xp.exp(scores.data - xp.where(masked, 0, top))  # all zero in a masked row
-    weights = exps / xp.where(masked, 1, exps.sum(axis=-1, keepdims=True))
+    weights = scores.data - xp.where(masked, 0, top)
+    xp.exp(weights, out=weights)  # all zero in a masked row; in place, as the division below
+    weights /= xp.where(masked, 1, weights.sum(axis=-1, keepdims=True))
 
     def backward(g):
         return (weights * (g - (g * weights).sum(axis=-1, keepdims=True)),)
