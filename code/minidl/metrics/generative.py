@@ -50,8 +50,13 @@ def _points(values, name, caller):
 def _pairwise_distances(x, y):
     """Euclidean distances between the rows of x (N, D) and y (M, D), as an (N, M) array."""
     xp = backend.xp()
-    squared = (x * x).sum(axis=1)[:, None] + (y * y).sum(axis=1)[None, :] - 2.0 * (x @ y.T)
-    return xp.sqrt(xp.maximum(squared, 0.0))
+    # |x|^2 + |y|^2 - 2 x.y, computed in place in the (N, M) product: the same numbers as the written-out
+    # expression, with two fewer arrays of N M entries to allocate and fill
+    squared = x @ y.T
+    squared *= -2.0
+    squared += (x * x).sum(axis=1)[:, None] + (y * y).sum(axis=1)[None, :]
+    xp.maximum(squared, 0.0, out=squared)
+    return xp.sqrt(squared, out=squared)
 
 
 def _positive(value, name, caller):
