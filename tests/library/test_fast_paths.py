@@ -130,6 +130,76 @@ def test_optimizer_in_place_step_equals_the_textbook_expressions_bit_for_bit(rng
     np.testing.assert_array_equal(_host(weight), _textbook_steps(kind, options, start, grads))
 
 
+SHAPES = [(5, 3), (3,), (2, 2, 4), (1,)]
+
+
+def _stepped(kind, options, starts, grads_per_step, together):
+    """Parameters after Adam steps with all parameters in one optimizer (``together``) or one optimizer
+    each; ``grads_per_step`` lists, per step, one gradient or None (no gradient that step) per parameter."""
+    params = [leaf(start) for start in starts]
+    make = getattr(minidl.optim, kind)
+    optimizers = [make(params, **options)] if together else [make([p], **options) for p in params]
+    for grads in grads_per_step:
+        for p, grad in zip(params, grads):
+            p.grad = None if grad is None else leaf(grad, False)
+        for optimizer in optimizers:
+            optimizer.step()
+    return [_host(p) for p in params], optimizers
+
+
+ADAM_CASES = [("Adam", dict(lr=1e-2)), ("Adam", dict(lr=1e-3, weight_decay=0.1)), ("AdamW", dict(lr=1e-2, weight_decay=0.1))]
+
+
+@pytest.mark.parametrize("kind, options", ADAM_CASES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("skip", [None, 1])  # parameter 1 has no gradient at step 2: the steps part ways
+def test_adam_on_a_whole_group_equals_adam_on_each_parameter_bit_for_bit(rng, kind, options, dtype, skip):
+    starts = [rng.normal(size=shape).astype(dtype) for shape in SHAPES]
+    grads_per_step = [[rng.normal(size=shape).astype(dtype) for shape in SHAPES] for _ in range(4)]
+    if skip is not None:
+        grads_per_step[1][skip] = None
+    together, optimizer = _stepped(kind, options, starts, grads_per_step, True)
+    alone, _ = _stepped(kind, options, starts, grads_per_step, False)
+    for a, b in zip(together, alone):
+        np.testing.assert_array_equal(a, b)
+    for p, shape in zip(optimizer[0].param_groups[0]["params"], SHAPES):
+        assert optimizer[0].state[p]["exp_avg"].shape == shape  # each state is the parameter's own shape
+
+
+def test_adam_group_rebuilds_when_a_state_is_replaced(rng):
+    starts = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]
+    params = [leaf(start) for start in starts]
+    reference = [leaf(start) for start in starts]
+    optimizer, per_parameter = minidl.optim.Adam(params, lr=1e-2), [minidl.optim.Adam([p], lr=1e-2) for p in reference]
+    for step in range(3):
+        grads = [rng.normal(size=shape).astype(np.float32) for shape in SHAPES]
+        for p, q, grad in zip(params, reference, grads):
+            p.grad, q.grad = leaf(grad, False), leaf(grad, False)
+        if step == 2:  # a state set from outside, as loading a checkpoint does
+            for p, q, each in zip(params, reference, per_parameter):
+                fresh = backend.xp(p.data).full_like(p.data, 0.5)
+                optimizer.state[p]["exp_avg"], each.state[q]["exp_avg"] = fresh, fresh.copy()
+        optimizer.step()
+        for each in per_parameter:
+            each.step()
+    for p, q in zip(params, reference):
+        np.testing.assert_array_equal(_host(p), _host(q))
+
+
+def test_adam_with_a_parameter_listed_twice_steps_it_twice_as_before(rng):
+    start, grad = rng.normal(size=(3,)).astype(np.float32), rng.normal(size=(3,)).astype(np.float32)
+    twice, single = leaf(start), leaf(start)
+    with pytest.warns(UserWarning, match="duplicate"):
+        optimizer = minidl.optim.Adam([twice, twice], lr=0.1)
+    twice.grad, single.grad = leaf(grad, False), leaf(grad, False)
+    optimizer.step()
+    reference = minidl.optim.Adam([single], lr=0.1)
+    reference.step()
+    reference.step()  # the same gradient again, at step 2
+    np.testing.assert_array_equal(_host(twice), _host(single))
+    assert optimizer.state[twice]["step"] == 2
+
+
 @pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
 def test_fused_mse_equals_the_composed_operations_bit_for_bit(rng, reduction):
     a, b = (rng.normal(size=(6, 4)).astype(np.float32) for _ in range(2))
