@@ -23,7 +23,9 @@ def evaluate_policy(env, policy, seeds, max_steps=None, batched=False):
     With ``batched=True`` the episodes are played side by side, in ``env`` and copies of it, and
     ``policy`` maps a list of observations (those of the episodes still running, in the order of
     ``seeds``) to one action per observation: a network scores them all in one forward pass instead
-    of one pass per step of every episode. The returns are those of the one-at-a-time loop.
+    of one pass per step of every episode. A policy that answers each observation as it would alone
+    gets the returns of the one-at-a-time loop. Raises ValueError for a policy that returns another
+    number of actions.
 
     Taught in "The reinforcement learning setting and Q-learning" (book/part5/q_learning.md), "Deep Q-networks" (book/part5/dqn.md) and "Policy gradients" (book/part5/policy_gradients.md).
     """
