@@ -178,3 +178,24 @@ def test_learning_rejects_bad_input(learn, env, kwargs, error, match):
     arguments = {"episodes": 1, "alpha": 0.5, "gamma": 0.9, "epsilon": 0.1, **kwargs}
     with pytest.raises(error, match=match):
         learn(env, **arguments)
+
+
+def test_evaluate_policy_batched_plays_the_same_episodes_as_one_at_a_time():
+    gym = pytest.importorskip("gymnasium")
+    from minidl.rl.evaluation import evaluate_policy
+
+    def one(observation):  # a deterministic rule that keeps CartPole up for a while, episodes of unequal length
+        return int(observation[2] > 0)
+
+    calls = []
+    def batch(observations):
+        calls.append(len(observations))
+        return [one(observation) for observation in observations]
+
+    env, seeds = gym.make("CartPole-v1"), [3, 1, 4, 1, 5]
+    expected = evaluate_policy(env, one, seeds)
+    assert evaluate_policy(env, batch, seeds, batched=True) == expected
+    assert len(calls) == max(expected) and calls[0] == len(seeds) and calls[-1] < len(seeds)
+    assert evaluate_policy(env, batch, seeds, max_steps=7, batched=True) == evaluate_policy(env, one, seeds, max_steps=7)
+    with pytest.raises(ValueError, match="one action per observation"):
+        evaluate_policy(env, lambda observations: [0], seeds, batched=True)

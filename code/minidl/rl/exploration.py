@@ -8,7 +8,7 @@ epsilon and the greedy one otherwise; a schedule lowers epsilon as the estimates
 import numbers
 
 from minidl import backend
-from minidl.creation import rand
+from minidl.creation import _draw
 from minidl.tensor import Tensor
 
 
@@ -32,7 +32,8 @@ def epsilon_greedy(q_values, epsilon, generator=None):
     _check_probability(epsilon, "epsilon_greedy", "epsilon")
     n_actions = q_values.shape[-1]
     # two uniform draws per state: one decides whether to explore, the other picks the random action
-    draws = rand(*q_values.shape[:-1], 2, generator=generator, dtype=backend.float64).data
+    # (the draws of rand(..., dtype=float64), without wrapping them in a Tensor: this runs every step)
+    draws = _draw("uniform", (*q_values.shape[:-1], 2), backend.xp().dtype(backend.float64), generator, "epsilon_greedy")
     if q_values.ndim == 1:  # one state (a table's row): Python numbers, far faster than 0-d arrays
         explore, pick = float(draws[0]), float(draws[1])
         return min(int(pick * n_actions), n_actions - 1) if explore < epsilon else int(q_values.data.argmax())

@@ -126,11 +126,14 @@ class ReplayBuffer:
         if self.size == 0:
             raise RuntimeError("ReplayBuffer.sample: the buffer is empty; push transitions before sampling")
         if self.streams is None:
-            index = (randint(0, self.size, (batch_size,), generator=self.generator).data,)
-        else:
+            rows = randint(0, self.size, (batch_size,), generator=self.generator).data
+        else:  # stream k's slot j is row k capacity + j of the streams laid end to end
             slots = randint(0, self.size, (self.streams, batch_size), generator=self.generator).data
-            index = (backend.xp().arange(self.streams)[:, None], slots)
-        return Transitions(*(Tensor(getattr(self, name)[index]) for name in _FIELDS))
+            rows = backend.xp().arange(self.streams)[:, None] * self.capacity + slots
+        rows_of = (lambda field: field) if self.streams is None else (
+            lambda field: field.reshape(self.streams * self.capacity, *field.shape[2:]))
+        # take() gathers whole rows: the same values as fancy indexing, several times faster on small batches
+        return Transitions(*(Tensor(rows_of(getattr(self, name)).take(rows, axis=0)) for name in _FIELDS))
 
     def __repr__(self):
         streams = "" if self.streams is None else f", streams={self.streams}"

@@ -97,9 +97,9 @@ def q_learning(env, episodes, alpha, gamma, epsilon, seed=None, generator=None):
     returns = []
     for episode in range(episodes):
         state, _ = env.reset(seed=seed if episode == 0 else None)
-        total, done = 0.0, False
+        total, done, epsilon = 0.0, False, schedule(episode)
         while not done:
-            action = epsilon_greedy(q[state], schedule(episode), generator)
+            action = epsilon_greedy(q[state], epsilon, generator)
             next_state, reward, terminated, truncated, _ = env.step(action)
             q_learning_update(q, state, action, reward, next_state, terminated, alpha, gamma)
             state, total, done = next_state, total + float(reward), terminated or truncated
@@ -118,11 +118,12 @@ def sarsa(env, episodes, alpha, gamma, epsilon, seed=None, generator=None):
     returns = []
     for episode in range(episodes):
         state, _ = env.reset(seed=seed if episode == 0 else None)
-        action = epsilon_greedy(q[state], schedule(episode), generator)
+        epsilon = schedule(episode)
+        action = epsilon_greedy(q[state], epsilon, generator)
         total, done = 0.0, False
         while not done:
             next_state, reward, terminated, truncated, _ = env.step(action)
-            next_action = epsilon_greedy(q[next_state], schedule(episode), generator)
+            next_action = epsilon_greedy(q[next_state], epsilon, generator)
             sarsa_update(q, state, action, reward, next_state, next_action, terminated, alpha, gamma)
             state, action = next_state, next_action
             total, done = total + float(reward), terminated or truncated
