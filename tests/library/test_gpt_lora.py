@@ -104,6 +104,17 @@ def test_generate_with_top_k_1_is_greedy_decoding(rng):
         np.testing.assert_array_equal(out.cpu().numpy()[:, 3 + step], logits.detach().cpu().numpy().argmax(-1))
 
 
+@pytest.mark.parametrize("length, num_layers", [(1, 2), (5, 1), (8, 3)])
+def test_generate_computes_the_logits_of_the_last_position_as_forward_does(rng, length, num_layers):
+    model = small_gpt(context_length=8, num_layers=num_layers).eval()
+    ids = token_ids(rng, (3, length))
+    with minidl.no_grad():
+        expected = model(ids)[:, -1]
+        shortcut = model._last_logits(ids)
+    assert shortcut.shape == expected.shape == (3, 11)
+    np.testing.assert_allclose(shortcut.cpu().numpy(), expected.cpu().numpy(), rtol=1e-5, atol=1e-6)
+
+
 def test_generate_is_reproducible_and_restores_training_mode(rng):
     model = small_gpt(dropout=0.1)
     ids = token_ids(rng, (2, 3))

@@ -80,6 +80,14 @@ class GPT(Module):
 
     def forward(self, idx):
         """Logits (N, T, vocab_size) for the token ids ``idx`` (N, T); position t sees tokens 0..t only."""
+        self._check_ids(idx)
+        positions = arange(idx.shape[1])
+        h = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))
+        for block in self.blocks:
+            h = block(h, is_causal=True)
+        return self.lm_head(self.norm(h))
+
+    def _check_ids(self, idx):
         if not isinstance(idx, Tensor) or idx.dtype.kind not in "iu":
             kind = idx.dtype if isinstance(idx, Tensor) else type(idx).__name__
             raise TypeError(f"GPT: idx must be a Tensor of integer token ids, got {kind}")
@@ -88,11 +96,6 @@ class GPT(Module):
                 f"GPT: idx must have shape (N, T) with 1 <= T <= context_length={self.context_length}, "
                 f"got {idx.shape}"
             )
-        positions = arange(idx.shape[1])
-        h = self.dropout(self.token_embedding(idx) + self.position_embedding(positions))
-        for block in self.blocks:
-            h = block(h, is_causal=True)
-        return self.lm_head(self.norm(h))
 
     def generate(self, idx, max_new_tokens, temperature=1.0, top_k=None, generator=None):
         """``idx`` (N, T) followed by ``max_new_tokens`` sampled tokens: (N, T + max_new_tokens), int64.
@@ -109,12 +112,28 @@ class GPT(Module):
         try:
             with no_grad():
                 for _ in range(max_new_tokens):
-                    logits = self(idx[:, -self.context_length:])[:, -1]
+                    logits = self._last_logits(idx[:, -self.context_length:])
                     next_token = sample(logits, temperature=temperature, top_k=top_k, generator=generator)
                     idx = cat([idx, next_token.reshape(-1, 1)], dim=1)
         finally:
             self.train(was_training)
         return idx
+
+    def _last_logits(self, idx):
+        """``self(idx)[:, -1]``, the logits (N, vocab_size) at the last position, which is all ``generate``
+        needs. No position depends on a later one, so the last block runs its attention for the last query
+        only (which sees every key: no mask) and its MLP, final LayerNorm and output layer for the last
+        position only; the blocks below it run as in ``forward``."""
+        self._check_ids(idx)
+        last = self.blocks[-1]  # pre-norm, as every block of a GPT
+        h = self.dropout(self.token_embedding(idx) + self.position_embedding(arange(idx.shape[1])))
+        for block in self.blocks[:-1]:
+            h = block(h, is_causal=True)
+        normed = last.norm1(h)
+        attended, _ = last.self_attn(normed[:, -1:], normed, normed, need_weights=False)
+        h = h[:, -1:] + last.dropout1(attended)
+        h = h + last._mlp(last.norm2(h))
+        return self.lm_head(self.norm(h))[:, -1]
 
     def extra_repr(self):
         return f"vocab_size={self.vocab_size}, context_length={self.context_length}, embed_dim={self.embed_dim}"
