@@ -346,6 +346,8 @@ class Tensor(Arithmetic, Reductions, Elementwise, Shaping, InPlace):
 
         ``x.cpu().numpy()`` is how a GPU tensor's values reach NumPy, as in PyTorch.
         """
+        if not backend.on_gpu(self.data):  # already in host memory: nothing to look up or move
+            return self
         return self.to("cpu")
 
     def cuda(self, device=None, non_blocking=False):
