@@ -13,6 +13,7 @@ import minidl.nn as nn
 import minidl.nn.functional as F
 from conftest import leaf
 from minidl.nn.attention import causal_mask, sinusoidal_positions
+from minidl.nn.transformer import last_position
 
 
 def to_torch(torch, array):
@@ -348,3 +349,16 @@ def test_causal_transformer_block_output_ignores_later_positions(rng):
     before = block(minidl.tensor(x), is_causal=True).detach().cpu().numpy()
     after = block(minidl.tensor(changed), is_causal=True).detach().cpu().numpy()
     np.testing.assert_allclose(before[0, :4], after[0, :4], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("norm_first", [True, False])
+@pytest.mark.parametrize("length", [1, 6])
+def test_last_position_equals_the_causal_block_at_its_last_position(rng, norm_first, length):
+    block = nn.TransformerBlock(8, 2, 16, norm_first=norm_first)
+    randomize_biases(rng, block)
+    x = minidl.tensor(rng.normal(size=(3, length, 8)).astype(np.float32))
+    with minidl.no_grad():
+        expected = block(x, is_causal=True)[:, -1:]
+        shortcut = last_position(block, x)
+    assert shortcut.shape == (3, 1, 8)
+    np.testing.assert_allclose(shortcut.cpu().numpy(), expected.cpu().numpy(), rtol=1e-5, atol=1e-6)

@@ -17,7 +17,7 @@ from minidl.nn.embedding import Embedding
 from minidl.nn.linear import Linear
 from minidl.nn.module import Module
 from minidl.nn.normalization import LayerNorm
-from minidl.nn.transformer import TransformerBlock
+from minidl.nn.transformer import TransformerBlock, last_position
 from minidl.sampling import sample
 from minidl.tensor import Tensor, cat, no_grad
 
@@ -121,19 +121,13 @@ class GPT(Module):
 
     def _last_logits(self, idx):
         """``self(idx)[:, -1]``, the logits (N, vocab_size) at the last position, which is all ``generate``
-        needs. No position depends on a later one, so the last block runs its attention for the last query
-        only (which sees every key: no mask) and its MLP, final LayerNorm and output layer for the last
-        position only; the blocks below it run as in ``forward``."""
+        needs: no position depends on a later one, so the top block and the output layer run for the last
+        position only (``last_position``); the blocks below it run as in ``forward``."""
         self._check_ids(idx)
-        last = self.blocks[-1]  # pre-norm, as every block of a GPT
         h = self.dropout(self.token_embedding(idx) + self.position_embedding(arange(idx.shape[1])))
         for block in self.blocks[:-1]:
             h = block(h, is_causal=True)
-        normed = last.norm1(h)
-        attended, _ = last.self_attn(normed[:, -1:], normed, normed, need_weights=False)
-        h = h[:, -1:] + last.dropout1(attended)
-        h = h + last._mlp(last.norm2(h))
-        return self.lm_head(self.norm(h))[:, -1]
+        return self.lm_head(self.norm(last_position(self.blocks[-1], h)))[:, -1]
 
     def extra_repr(self):
         return f"vocab_size={self.vocab_size}, context_length={self.context_length}, embed_dim={self.embed_dim}"

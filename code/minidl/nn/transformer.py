@@ -52,8 +52,10 @@ class TransformerBlock(Module):
         x = self.norm1(x + self._attention(x, attn_mask, key_padding_mask))
         return self.norm2(x + self._mlp(x))
 
-    def _attention(self, x, attn_mask, key_padding_mask):
-        output, _ = self.self_attn(x, x, x, key_padding_mask=key_padding_mask, need_weights=False, attn_mask=attn_mask)
+    def _attention(self, x, attn_mask, key_padding_mask, query=None):
+        query = x if query is None else query  # self-attention; a subset of the queries for last_position
+        output, _ = self.self_attn(query, x, x, key_padding_mask=key_padding_mask, need_weights=False,
+                                   attn_mask=attn_mask)
         return self.dropout1(output)
 
     def _mlp(self, x):
@@ -63,3 +65,19 @@ class TransformerBlock(Module):
 
     def extra_repr(self):
         return f"norm_first={self.norm_first}, activation={self.activation!r}"
+
+
+def last_position(block, x):
+    """``block(x, is_causal=True)[:, -1:]``, computing only what the last position needs: its query
+    attends to every key (so no mask), and the MLP and the norms act on that position alone. Shape
+    (N, 1, embed_dim) for x (N, L, embed_dim). What a language model needs of its top block to sample
+    the next token (``GPT.generate``).
+
+    Taught in "Language models" (book/part6/language_models.md).
+    """
+    if block.norm_first:
+        normed = block.norm1(x)
+        last = x[:, -1:] + block._attention(normed, None, None, query=normed[:, -1:])
+        return last + block._mlp(block.norm2(last))
+    last = block.norm1(x[:, -1:] + block._attention(x, None, None, query=x[:, -1:]))
+    return block.norm2(last + block._mlp(last))
