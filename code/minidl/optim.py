@@ -5,6 +5,7 @@ averages) lives in ``self.state[parameter]``, as in PyTorch.
 Taught in "Optimization in practice" (``book/part1/optimization.md``).
 """
 
+import itertools
 import math
 import numbers
 import warnings
@@ -71,18 +72,19 @@ class Optimizer:
         Every gradient is checked first (a Tensor of its parameter's shape), so a step that raises
         has changed no parameter and no state.
         """
-        pending, index = [], 0
+        pending, index = [], 0  # (group, its parameters that have a gradient)
         for group in self.param_groups:
+            params = []
             for p in group["params"]:
                 if p.grad is not None:
                     _check_grad(type(self).__name__, index, p)
-                    pending.append((p, group))
+                    params.append(p)
                 index += 1
+            if params:
+                pending.append((group, params))
         with no_grad():
-            for group in self.param_groups:
-                params = [p for p, owner in pending if owner is group]
-                if params:
-                    self._update_group(params, group)
+            for group, params in pending:
+                self._update_group(params, group)
 
     def _update_group(self, params, group):
         """Update the parameters (Tensors with a gradient) of one group: one ``_update`` each, in order."""
@@ -407,8 +409,9 @@ def _adam_on_group(optimizer, params, group):
     work = flat["work"]
     optimizer._adam(xp, xp.concatenate([grad.reshape(-1) for grad in grads]), flat["exp_avg"], flat["exp_avg_sq"],
                     work, flat["denominator"], states[0]["step"], group)
+    decoupled = getattr(optimizer, "decoupled_weight_decay", False)
     for param, start, stop in zip(arrays, flat["starts"], flat["stops"]):
-        if getattr(optimizer, "decoupled_weight_decay", False):
+        if decoupled:
             param *= 1 - group["lr"] * group["weight_decay"]  # AdamW: decay first, as its _update does
         param -= work[start:stop].reshape(param.shape)
     return True
@@ -425,9 +428,8 @@ def _flat_state(optimizer, xp, params, states, group):
         for state, m, v in zip(states, flat["views_m"], flat["views_v"])
     ):
         return flat
-    sizes = [param.size for param in params]
-    stops = [sum(sizes[: i + 1]) for i in range(len(sizes))]
-    starts = [stop - size for stop, size in zip(stops, sizes)]
+    stops = list(itertools.accumulate(param.size for param in params))
+    starts = [0] + stops[:-1]
     flat = {"ids": ids, "starts": starts, "stops": stops, "views_m": [], "views_v": []}
     for name, views in (("exp_avg", flat["views_m"]), ("exp_avg_sq", flat["views_v"])):
         flat[name] = xp.concatenate([
