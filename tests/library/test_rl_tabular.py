@@ -199,3 +199,24 @@ def test_evaluate_policy_batched_plays_the_same_episodes_as_one_at_a_time():
     assert evaluate_policy(env, batch, seeds, max_steps=7, batched=True) == evaluate_policy(env, one, seeds, max_steps=7)
     with pytest.raises(ValueError, match="one action per observation"):
         evaluate_policy(env, lambda observations: [0], seeds, batched=True)
+
+
+class _InfiniteRewardEnv:
+    """One step per episode, with an infinite reward when the seed is 2: a return that must be refused."""
+
+    def reset(self, seed=None):
+        self.seed = seed
+        return 0, {}
+
+    def step(self, action):
+        return 0, (float("inf") if self.seed == 2 else 1.0), True, False, {}
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_evaluate_policy_refuses_a_return_that_is_not_finite(batched):
+    from minidl.rl.evaluation import evaluate_policy
+
+    policy = (lambda observations: [0] * len(observations)) if batched else (lambda observation: 0)
+    assert evaluate_policy(_InfiniteRewardEnv(), policy, [0, 1], batched=batched) == [1.0, 1.0]
+    with pytest.raises(ValueError, match="seed 2 returned inf, not a finite number"):
+        evaluate_policy(_InfiniteRewardEnv(), policy, [0, 2, 1], batched=batched)

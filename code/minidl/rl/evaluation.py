@@ -51,10 +51,8 @@ def evaluate_policy(env, policy, seeds, max_steps=None, batched=False):
             total += float(reward)
             steps += 1
             done = terminated or truncated or (max_steps is not None and steps >= max_steps)
-        if not math.isfinite(total):
-            raise ValueError(f"evaluate_policy: the episode of seed {seed} returned {total}, not a finite number")
         returns.append(total)
-    return returns
+    return _finite(returns, seeds)
 
 
 def _evaluate_batched(env, policy, seeds, max_steps):
@@ -76,7 +74,12 @@ def _evaluate_batched(env, policy, seeds, max_steps):
             if not (terminated or truncated or (max_steps is not None and steps[i] >= max_steps)):
                 still_running.append(i)
         running = still_running
-    for seed, total in zip(seeds, totals):
+    return _finite(totals, seeds)
+
+
+def _finite(returns, seeds):
+    """``returns``, after checking that every episode's return is a finite number (ValueError otherwise)."""
+    for seed, total in zip(seeds, returns):
         if not math.isfinite(total):
             raise ValueError(f"evaluate_policy: the episode of seed {seed} returned {total}, not a finite number")
-    return totals
+    return returns

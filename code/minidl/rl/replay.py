@@ -130,10 +130,12 @@ class ReplayBuffer:
         else:  # stream k's slot j is row k capacity + j of the streams laid end to end
             slots = randint(0, self.size, (self.streams, batch_size), generator=self.generator).data
             rows = backend.xp().arange(self.streams)[:, None] * self.capacity + slots
-        rows_of = (lambda field: field) if self.streams is None else (
-            lambda field: field.reshape(self.streams * self.capacity, *field.shape[2:]))
         # take() gathers whole rows: the same values as fancy indexing, several times faster on small batches
-        return Transitions(*(Tensor(rows_of(getattr(self, name)).take(rows, axis=0)) for name in _FIELDS))
+        return Transitions(*(Tensor(self._rows(getattr(self, name)).take(rows, axis=0)) for name in _FIELDS))
+
+    def _rows(self, field):
+        """A stored field with one transition per row: the streams laid end to end, if there are any."""
+        return field if self.streams is None else field.reshape(self.streams * self.capacity, *field.shape[2:])
 
     def __repr__(self):
         streams = "" if self.streams is None else f", streams={self.streams}"
